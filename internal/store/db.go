@@ -1,0 +1,401 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/porthole-chat/porthole/internal/porthole"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Dialect names the SQL dialect of a DB.
+type Dialect string
+
+// The supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// AppRole is the PostgreSQL role the server's queries run as. It owns no
+// table, so row-level security always applies to it.
+const AppRole = "porthole_app"
+
+// DB is an open Porthole database of either dialect.
+type DB struct {
+	sql     *sql.DB
+	dialect Dialect
+	now     func() time.Time
+}
+
+// Options say which database to open.
+type Options struct {
+	// URL is "postgres://..." or "postgresql://..." for PostgreSQL, or
+	// "sqlite:PATH" / "sqlite://PATH" / "" for SQLite ("" means DataDir/porthole.db).
+	URL string
+	// DataDir holds the SQLite file when URL is empty.
+	DataDir string
+	// Migrate applies pending migrations before the DB is returned.
+	Migrate bool
+	// Logger receives migration progress; nil discards it.
+	Logger *slog.Logger
+}
+
+// Target is a parsed database URL.
+type Target struct {
+	Dialect Dialect
+	// Path is the SQLite file (SQLite only).
+	Path string
+	// URL is the PostgreSQL connection string (PostgreSQL only).
+	URL string
+}
+
+// ParseURL turns a database URL into a Target. dataDir places the default
+// SQLite file.
+func ParseURL(raw, dataDir string) (Target, error) {
+	switch {
+	case raw == "":
+		return Target{Dialect: SQLite, Path: filepath.Join(dataDir, "porthole.db")}, nil
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		if _, err := pgx.ParseConfig(raw); err != nil {
+			return Target{}, fmt.Errorf("database URL is not a valid PostgreSQL URL: %s", firstLine(err.Error()))
+		}
+		return Target{Dialect: Postgres, URL: raw}, nil
+	case strings.HasPrefix(raw, "sqlite://"):
+		p := strings.TrimPrefix(raw, "sqlite://")
+		if p == "" {
+			return Target{}, errors.New("database URL sqlite:// names no file")
+		}
+		return Target{Dialect: SQLite, Path: p}, nil
+	case strings.HasPrefix(raw, "sqlite:"):
+		p := strings.TrimPrefix(raw, "sqlite:")
+		if p == "" {
+			return Target{}, errors.New("database URL sqlite: names no file")
+		}
+		return Target{Dialect: SQLite, Path: p}, nil
+	}
+	return Target{}, errors.New("database URL must start with postgres://, postgresql:// or sqlite:")
+}
+
+// Open opens (and with Options.Migrate, migrates) the database. Every error
+// is one line that says what is wrong; Open never rewrites a file it cannot
+// read as a database.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	t, err := ParseURL(opts.URL, opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	switch t.Dialect {
+	case SQLite:
+		return openSQLite(ctx, t.Path, opts)
+	default:
+		return openPostgres(ctx, t.URL, opts)
+	}
+}
+
+func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("cannot create the data directory %s: %v", dir, err)
+		}
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("database file %s is a directory", path)
+	}
+	// A file that is not a database must be refused before any pragma could
+	// write to it: check its header first.
+	if err := checkSQLiteHeader(path); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + path + "?" + q.Encode()
+	sqldb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the SQLite database %s: %v", path, err)
+	}
+	// One writer at a time is SQLite's rule; more connections serve readers.
+	sqldb.SetMaxOpenConns(8)
+	sqldb.SetMaxIdleConns(8)
+	sqldb.SetConnMaxIdleTime(0)
+	sqldb.SetConnMaxLifetime(0)
+	var n int
+	if err := sqldb.QueryRowContext(ctx, "PRAGMA quick_check(1)").Scan(new(string)); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("the SQLite database %s cannot be read: %s", path, firstLine(err.Error()))
+	}
+	if err := sqldb.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("the SQLite database %s cannot be read: %s", path, firstLine(err.Error()))
+	}
+	db := &DB{sql: sqldb, dialect: SQLite, now: time.Now}
+	if opts.Migrate {
+		if err := migrate(ctx, sqldb, SQLite, opts.Logger); err != nil {
+			sqldb.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+// checkSQLiteHeader refuses an existing non-empty file that does not start
+// with the SQLite magic string.
+func checkSQLiteHeader(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cannot open the SQLite database %s: %v", path, err)
+	}
+	defer f.Close()
+	var hdr [16]byte
+	n, _ := f.Read(hdr[:])
+	if n == 0 {
+		return nil
+	}
+	if n < 16 || string(hdr[:]) != "SQLite format 3\x00" {
+		return fmt.Errorf("the file %s is not a SQLite database (corrupt or foreign file); refusing to touch it", path)
+	}
+	return nil
+}
+
+func openPostgres(ctx context.Context, rawURL string, opts Options) (*DB, error) {
+	if opts.Migrate {
+		if err := MigratePostgres(ctx, rawURL, opts.Logger); err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("database URL is not a valid PostgreSQL URL: %s", firstLine(err.Error()))
+	}
+	sqldb := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET ROLE "+AppRole)
+		return err
+	}))
+	sqldb.SetMaxOpenConns(20)
+	sqldb.SetMaxIdleConns(10)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqldb.PingContext(pingCtx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("cannot reach PostgreSQL as role %s: %s", AppRole, firstLine(err.Error()))
+	}
+	return &DB{sql: sqldb, dialect: Postgres, now: time.Now}, nil
+}
+
+// MigratePostgres applies pending migrations as the URL's own (owner) role,
+// under a session advisory lock so several processes can start at once.
+func MigratePostgres(ctx context.Context, rawURL string, logger *slog.Logger) error {
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		return fmt.Errorf("database URL is not a valid PostgreSQL URL: %s", firstLine(err.Error()))
+	}
+	sqldb := stdlib.OpenDB(*cfg)
+	defer sqldb.Close()
+	sqldb.SetMaxOpenConns(2)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqldb.PingContext(pingCtx); err != nil {
+		return fmt.Errorf("cannot reach PostgreSQL: %s", firstLine(err.Error()))
+	}
+	return migrate(ctx, sqldb, Postgres, logger)
+}
+
+func migrate(ctx context.Context, sqldb *sql.DB, d Dialect, logger *slog.Logger) error {
+	sub, err := fs.Sub(migrations, "migrations/"+string(d))
+	if err != nil {
+		return fmt.Errorf("store: unable to read embedded migrations: %w", err)
+	}
+	gd := goose.DialectSQLite3
+	popts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if d == Postgres {
+		gd = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("store: unable to create the migration lock: %w", err)
+		}
+		popts = append(popts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(gd, sqldb, sub, popts...)
+	if err != nil {
+		return fmt.Errorf("store: unable to prepare migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("database migration failed: %s", firstLine(err.Error()))
+	}
+	if logger != nil {
+		for _, r := range results {
+			logger.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+		}
+	}
+	return nil
+}
+
+// Dialect returns the DB's dialect.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Close closes the database.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.sql.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: unable to reach the database: %w", err)
+	}
+	return nil
+}
+
+// SetClock replaces the clock (tests only need it).
+func (db *DB) SetClock(now func() time.Time) { db.now = now }
+
+// rebind turns ? placeholders into $n for PostgreSQL. Queries in this
+// package never put a ? inside a string literal.
+func (db *DB) rebind(q string) string {
+	if db.dialect != Postgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// scope is what a transaction is allowed to see on PostgreSQL.
+type scope struct {
+	orgID  string // porthole.org_id: one tenant's rows
+	userID string // porthole.user_id: a user's own memberships
+	system bool   // porthole.scope=system: the few cross-tenant methods
+}
+
+// Tx is a transaction of the store with its dialect, handed to private
+// helpers so that public methods own the transaction.
+type Tx struct {
+	tx *sql.Tx
+	db *DB
+}
+
+func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.db.rebind(q), args...)
+}
+
+func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.db.rebind(q), args...)
+}
+
+func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.db.rebind(q), args...)
+}
+
+// inTx runs fn in one transaction with the given scope and commits when fn
+// returns nil.
+func (db *DB) inTx(ctx context.Context, s scope, fn func(*Tx) error) error {
+	sqltx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: unable to begin a transaction: %w", err)
+	}
+	tx := &Tx{tx: sqltx, db: db}
+	if db.dialect == Postgres {
+		if err := setScope(ctx, tx, s); err != nil {
+			_ = sqltx.Rollback()
+			return err
+		}
+	}
+	if err := fn(tx); err != nil {
+		_ = sqltx.Rollback()
+		return err
+	}
+	if err := sqltx.Commit(); err != nil {
+		return fmt.Errorf("store: unable to commit: %w", err)
+	}
+	return nil
+}
+
+func setScope(ctx context.Context, tx *Tx, s scope) error {
+	systemScope := ""
+	if s.system {
+		systemScope = "system"
+	}
+	_, err := tx.exec(ctx, `SELECT set_config('porthole.org_id', ?, true), set_config('porthole.user_id', ?, true), set_config('porthole.scope', ?, true)`,
+		s.orgID, s.userID, systemScope)
+	if err != nil {
+		return fmt.Errorf("store: unable to bind the transaction to its tenant: %w", err)
+	}
+	return nil
+}
+
+// millis converts a time to the stored form: unix milliseconds.
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMillis converts a stored time back.
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func fromNullMillis(ms sql.NullInt64) *time.Time {
+	if !ms.Valid {
+		return nil
+	}
+	t := fromMillis(ms.Int64)
+	return &t
+}
+
+// isUniqueViolation reports whether err is a unique-constraint failure in
+// either dialect.
+func isUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505") || strings.Contains(s, "duplicate key value")
+}
+
+func notFound(what string) error { return porthole.Errorf(porthole.ENOTFOUND, "%s not found", what) }
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// isForeignKeyViolation reports whether err is a foreign-key failure in
+// either dialect (the parent row is missing, or invisible to this tenant).
+func isForeignKeyViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "FOREIGN KEY constraint failed") || strings.Contains(s, "SQLSTATE 23503")
+}

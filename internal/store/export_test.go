@@ -1,0 +1,52 @@
+package store
+
+import "context"
+
+// TenantRawStrings runs q inside a transaction bound to the tenant, exactly
+// as the tenant's own methods do, and returns the first column of each row.
+// Tests use it to run a query that forgot its tenant filter.
+func (t *Tenant) TenantRawStrings(ctx context.Context, q string, args ...any) ([]string, error) {
+	var out []string
+	err := t.tx(ctx, func(tx *Tx) error {
+		var err error
+		out, err = rawStrings(ctx, tx, q, args...)
+		return err
+	})
+	return out, err
+}
+
+// UnboundRawStrings runs q in a transaction bound to no tenant.
+func (db *DB) UnboundRawStrings(ctx context.Context, q string, args ...any) ([]string, error) {
+	var out []string
+	err := db.globalTx(ctx, func(tx *Tx) error {
+		var err error
+		out, err = rawStrings(ctx, tx, q, args...)
+		return err
+	})
+	return out, err
+}
+
+// TenantRawExec runs a statement inside a transaction bound to the tenant.
+func (t *Tenant) TenantRawExec(ctx context.Context, q string, args ...any) error {
+	return t.tx(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, q, args...)
+		return err
+	})
+}
+
+func rawStrings(ctx context.Context, tx *Tx, q string, args ...any) ([]string, error) {
+	rows, err := tx.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
