@@ -33,20 +33,3 @@ func (t *Tenant) TenantRawExec(ctx context.Context, q string, args ...any) error
 		return err
 	})
 }
-
-func rawStrings(ctx context.Context, tx *Tx, q string, args ...any) ([]string, error) {
-	rows, err := tx.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
