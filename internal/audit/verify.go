@@ -1,0 +1,457 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// VerifyOptions tune Verify.
+type VerifyOptions struct {
+	// PinnedKey, when set, is the verifier key the bundle must carry (as
+	// printed by PrintableVerifierKey). Without it, Verify only proves that
+	// the bundle is consistent with the key inside it: anyone can make a
+	// consistent bundle with a key of their own.
+	PinnedKey string
+}
+
+// Report describes a bundle that verified.
+type Report struct {
+	OrgID          string
+	PublicKey      string
+	KeyPinned      bool      // the key matched VerifyOptions.PinnedKey
+	FirstSeq       int64     // Seq of the first entry
+	EndSeq         int64     // one past the Seq of the last entry
+	Entries        int64     // entries verified
+	Purged         int64     // of which purged to their commitments
+	Checkpoints    int       // signed checkpoints verified
+	TreeSize       int64     // size of the log at the bundle's checkpoint
+	Root           tlog.Hash // root hash of the log at the bundle's checkpoint
+	CheckpointTime time.Time
+}
+
+// String summarizes the report in one line.
+func (r Report) String() string {
+	pinned := "not pinned"
+	if r.KeyPinned {
+		pinned = "pinned"
+	}
+	return fmt.Sprintf("ok: organization %s, entries %d..%d (%d, %d purged), checkpoint of size %d at %s, %d signed checkpoints, key %s (%s)",
+		r.OrgID, r.FirstSeq, r.EndSeq-1, r.Entries, r.Purged, r.TreeSize,
+		r.CheckpointTime.Format(time.RFC3339), r.Checkpoints, r.PublicKey, pinned)
+}
+
+// VerifyError is why a bundle failed. Seq names the first bad entry, or is
+// -1 when the fault is not in one entry (a forged checkpoint, a bad header).
+type VerifyError struct {
+	Line int   // 1-based line of the bundle where the fault was found
+	Seq  int64 // the entry at fault, or -1
+	Msg  string
+}
+
+// Error implements error: "entry 41: ... (line 45)" or "line 2: ...".
+func (e *VerifyError) Error() string {
+	if e.Seq >= 0 {
+		return fmt.Sprintf("entry %d: %s (line %d)", e.Seq, e.Msg, e.Line)
+	}
+	return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+}
+
+// VerifyFile opens path and verifies it with Verify.
+func VerifyFile(path string, opts VerifyOptions) (Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Report{}, err
+	}
+	defer f.Close()
+	return Verify(f, opts)
+}
+
+// Verify checks a bundle written by Export, offline: the header's key
+// (against opts.PinnedKey when set), the signature of every checkpoint, that
+// every line is in canonical form, that entries run without a gap from the
+// header's first_seq to its end_seq, that each payload matches its salted
+// commitment, that each entry matches its leaf hash, and that the leaves,
+// with the prefix hashes and consistency proofs, rebuild the signed trees.
+// It streams: memory does not grow with the bundle.
+//
+// On failure the error is a *VerifyError naming the first bad entry where
+// one can be named. An edited entry is named exactly when its leaf_hash was
+// left as exported; when a forger also recomputed the leaf hash, the fault
+// is narrowed to the entries between two signed checkpoints.
+func Verify(r io.Reader, opts VerifyOptions) (Report, error) {
+	v := verifier{in: bufio.NewReaderSize(r, maxLineBytes+1), opts: opts}
+	if err := v.run(); err != nil {
+		return Report{}, err
+	}
+	return v.report, nil
+}
+
+type verifier struct {
+	in       *bufio.Reader
+	opts     VerifyOptions
+	lineNo   int
+	report   Report
+	keys     note.Verifiers
+	header   bundleLine
+	since    time.Time
+	until    time.Time
+	anchor   tlog.Hash // root of the bundle's checkpoint
+	frontier merkleFrontier
+	lastGood int64     // tree size up to which the leaves are proven
+	lastTime time.Time // time of the previous entry
+	lh       leafHasher
+	line     bundleLine
+	enc      []byte
+}
+
+func (v *verifier) fail(seq int64, format string, args ...any) error {
+	return &VerifyError{Line: v.lineNo, Seq: seq, Msg: fmt.Sprintf(format, args...)}
+}
+
+// next reads and decodes the next line into v.line. It returns io.EOF at a
+// clean end of input.
+func (v *verifier) next() error {
+	raw, err := v.in.ReadSlice('\n')
+	if err == io.EOF && len(raw) == 0 {
+		return io.EOF
+	}
+	v.lineNo++
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		return v.fail(-1, "line is longer than %d bytes", maxLineBytes)
+	case err == io.EOF:
+		return v.fail(-1, "last line does not end with a newline (the bundle is truncated)")
+	case err != nil:
+		return fmt.Errorf("audit: unable to read the bundle: %w", err)
+	}
+	if len(raw) < 2 || raw[0] != '{' {
+		return v.fail(-1, "not a JSON object")
+	}
+	v.line = bundleLine{}
+	if err := json.Unmarshal(raw[:len(raw)-1], &v.line); err != nil {
+		return v.fail(-1, "not one JSON object: %v", err)
+	}
+	switch v.line.Type {
+	case lineHeader, lineCheckpoint, linePrefix, lineEntry, lineConsistency, lineEnd:
+	default:
+		return v.fail(-1, "unknown line type %q", v.line.Type)
+	}
+	v.enc = appendLine(v.enc[:0], &v.line)
+	if !bytes.Equal(v.enc, raw) {
+		return v.fail(-1, "%s line is not in canonical form (unknown, missing, duplicate or reordered field, or non-canonical escaping)", v.line.Type)
+	}
+	return nil
+}
+
+// expect reads the next line and requires its type.
+func (v *verifier) expect(typ string) error {
+	if err := v.next(); err != nil {
+		if err == io.EOF {
+			return v.fail(-1, "bundle is truncated: expected a %s line", typ)
+		}
+		return err
+	}
+	if v.line.Type != typ {
+		return v.fail(-1, "expected a %s line, found a %s line", typ, v.line.Type)
+	}
+	return nil
+}
+
+func (v *verifier) run() error {
+	if err := v.expect(lineHeader); err != nil {
+		return err
+	}
+	if err := v.checkHeader(); err != nil {
+		return err
+	}
+	if err := v.expect(lineCheckpoint); err != nil {
+		return err
+	}
+	size, root, t, err := v.openCheckpoint()
+	if err != nil {
+		return err
+	}
+	if size < v.header.EndSeq {
+		return v.fail(-1, "checkpoint of size %d does not cover the bundle's entries up to %d", size, v.header.EndSeq)
+	}
+	v.anchor = root
+	v.report.TreeSize, v.report.Root, v.report.CheckpointTime = size, root, t
+	if err := v.expect(linePrefix); err != nil {
+		return err
+	}
+	if err := v.checkPrefix(); err != nil {
+		return err
+	}
+	for {
+		if err := v.next(); err != nil {
+			if err == io.EOF {
+				return v.fail(-1, "bundle is truncated: entry %d and the end of the bundle are missing", v.frontier.size)
+			}
+			return err
+		}
+		switch v.line.Type {
+		case lineEntry:
+			if err := v.checkEntry(); err != nil {
+				return err
+			}
+			continue
+		case lineCheckpoint:
+			if err := v.checkInlineCheckpoint(); err != nil {
+				return err
+			}
+			continue
+		case lineConsistency:
+			if err := v.checkConsistency(); err != nil {
+				return err
+			}
+		default:
+			return v.fail(-1, "unexpected %s line among the entries", v.line.Type)
+		}
+		break
+	}
+	if err := v.expect(lineEnd); err != nil {
+		return err
+	}
+	if v.line.Entries != v.header.EndSeq-v.header.FirstSeq {
+		return v.fail(-1, "end line counts %d entries, the header %d", v.line.Entries, v.header.EndSeq-v.header.FirstSeq)
+	}
+	if err := v.next(); err != io.EOF {
+		if err != nil {
+			return err
+		}
+		return v.fail(-1, "data after the end line")
+	}
+	v.report.Entries = v.header.EndSeq - v.header.FirstSeq
+	return nil
+}
+
+func (v *verifier) checkHeader() error {
+	h := v.line
+	if h.Version != BundleVersion {
+		return v.fail(-1, "unsupported bundle version %d", h.Version)
+	}
+	if !validOrgID(h.Org) {
+		return v.fail(-1, "invalid organization id %q", h.Org)
+	}
+	if h.FirstSeq < 0 || h.EndSeq < h.FirstSeq {
+		return v.fail(-1, "invalid entry range %d..%d", h.FirstSeq, h.EndSeq)
+	}
+	key, err := note.NewVerifier(h.PublicKey)
+	if err != nil {
+		return v.fail(-1, "invalid public key: %v", err)
+	}
+	if v.opts.PinnedKey != "" {
+		if h.PublicKey != v.opts.PinnedKey {
+			return v.fail(-1, "public key %q does not match the pinned key %q", h.PublicKey, v.opts.PinnedKey)
+		}
+		v.report.KeyPinned = true
+	}
+	for _, f := range []struct {
+		name, value string
+		dst         *time.Time
+	}{{"since", h.Since, &v.since}, {"until", h.Until, &v.until}, {"created", h.Created, nil}} {
+		if f.value == "" {
+			continue
+		}
+		t, ok := parseBundleTime(f.value)
+		if !ok {
+			return v.fail(-1, "invalid %s time %q", f.name, f.value)
+		}
+		if f.dst != nil {
+			*f.dst = t
+		}
+	}
+	v.keys = note.VerifierList(key)
+	v.header = h
+	v.report.OrgID, v.report.PublicKey = h.Org, h.PublicKey
+	v.report.FirstSeq, v.report.EndSeq = h.FirstSeq, h.EndSeq
+	return nil
+}
+
+// openCheckpoint checks the signature and text of the checkpoint line.
+func (v *verifier) openCheckpoint() (int64, tlog.Hash, time.Time, error) {
+	n, err := note.Open([]byte(v.line.Note), v.keys)
+	if err != nil {
+		return 0, tlog.Hash{}, time.Time{}, v.fail(-1, "checkpoint signature invalid: %v", err)
+	}
+	org, size, root, t, err := ParseCheckpointText(n.Text)
+	if err != nil {
+		return 0, tlog.Hash{}, time.Time{}, v.fail(-1, "%v", err)
+	}
+	if org != v.header.Org {
+		return 0, tlog.Hash{}, time.Time{}, v.fail(-1, "checkpoint is for organization %q, not %q", org, v.header.Org)
+	}
+	v.report.Checkpoints++
+	return size, root, t, nil
+}
+
+func (v *verifier) checkPrefix() error {
+	p := v.line
+	if p.Size != v.header.FirstSeq {
+		return v.fail(-1, "prefix of size %d, the header says the entries start at %d", p.Size, v.header.FirstSeq)
+	}
+	hashes, err := parseHashes(p.Hashes)
+	if err != nil {
+		return v.fail(-1, "prefix: %v", err)
+	}
+	if err := v.frontier.reset(p.Size, hashes); err != nil {
+		return v.fail(-1, "prefix: %v", err)
+	}
+	proof, err := parseHashes(p.Proof)
+	if err != nil {
+		return v.fail(-1, "prefix: %v", err)
+	}
+	if p.Size == 0 {
+		if len(proof) != 0 {
+			return v.fail(-1, "prefix of size 0 with a proof")
+		}
+	} else if err := tlog.CheckTree(proof, v.report.TreeSize, v.anchor, p.Size, v.frontier.root()); err != nil {
+		return v.fail(-1, "the hashes of the entries before %d do not match the signed checkpoint", p.Size)
+	}
+	v.lastGood = p.Size
+	return nil
+}
+
+func (v *verifier) checkEntry() error {
+	l := &v.line
+	want := v.frontier.size
+	switch {
+	case want >= v.header.EndSeq:
+		return v.fail(l.Seq, "is beyond the bundle's range, which ends before %d", v.header.EndSeq)
+	case l.Seq > want:
+		return v.fail(want, "is missing or out of place (found entry %d)", l.Seq)
+	case l.Seq < want:
+		return v.fail(l.Seq, "is out of place or duplicated (expected entry %d)", want)
+	}
+	e := Entry{
+		Seq:            l.Seq,
+		OrgID:          v.header.Org,
+		Actor:          Actor{Kind: ActorKind(l.ActorKind), ID: l.ActorID},
+		ConversationID: l.ConversationID,
+		Action:         l.Action,
+		Target:         l.Target,
+		Reason:         l.Reason,
+		Purged:         l.Purged,
+	}
+	t, ok := parseBundleTime(l.Time)
+	if !ok {
+		return v.fail(l.Seq, "invalid time %q", l.Time)
+	}
+	e.Time = t
+	if t.Before(v.lastTime) {
+		return v.fail(l.Seq, "time goes backwards")
+	}
+	if (!v.since.IsZero() && t.Before(v.since)) || (!v.until.IsZero() && !t.Before(v.until)) {
+		return v.fail(l.Seq, "time is outside the bundle's since/until range")
+	}
+	if !e.Actor.Kind.Valid() {
+		return v.fail(l.Seq, "unknown actor kind %q", l.ActorKind)
+	}
+	var err error
+	if e.Commitment, err = tlog.ParseHash(l.Commitment); err != nil {
+		return v.fail(l.Seq, "invalid commitment")
+	}
+	claimed, err := tlog.ParseHash(l.LeafHash)
+	if err != nil {
+		return v.fail(l.Seq, "invalid leaf_hash")
+	}
+	if l.Purged {
+		v.report.Purged++
+	} else {
+		var salt [saltSize]byte
+		if n, err := base64.StdEncoding.Decode(salt[:], []byte(l.Salt)); err != nil || n != saltSize || len(l.Salt) != base64.StdEncoding.EncodedLen(saltSize) {
+			return v.fail(l.Seq, "invalid salt")
+		}
+		if !canonicalPayload(l.Payload) {
+			return v.fail(l.Seq, "payload is not compact JSON in canonical form")
+		}
+		if v.lh.commit(salt[:], l.Payload) != e.Commitment {
+			return v.fail(l.Seq, "payload does not match its commitment (the payload was edited)")
+		}
+	}
+	if v.lh.hash(&e) != claimed {
+		return v.fail(l.Seq, "leaf does not match the signed tree (the entry was edited)")
+	}
+	v.frontier.append(claimed)
+	v.lastTime = t
+	return nil
+}
+
+func (v *verifier) checkInlineCheckpoint() error {
+	size, root, _, err := v.openCheckpoint()
+	if err != nil {
+		return err
+	}
+	if size != v.frontier.size || size <= v.header.FirstSeq {
+		return v.fail(-1, "checkpoint of size %d is out of place after entry %d", size, v.frontier.size-1)
+	}
+	if v.frontier.root() != root {
+		return v.rangeChanged(size)
+	}
+	v.lastGood = size
+	return nil
+}
+
+func (v *verifier) checkConsistency() error {
+	c := v.line
+	if v.frontier.size < v.header.EndSeq {
+		return v.fail(v.frontier.size, "is missing (the bundle ends before it)")
+	}
+	if c.Size != v.frontier.size {
+		return v.fail(-1, "consistency proof for size %d after %d entries", c.Size, v.frontier.size)
+	}
+	proof, err := parseHashes(c.Proof)
+	if err != nil {
+		return v.fail(-1, "consistency: %v", err)
+	}
+	if c.Size == 0 {
+		if len(proof) != 0 {
+			return v.fail(-1, "consistency proof for an empty tree")
+		}
+		return nil
+	}
+	if err := tlog.CheckTree(proof, v.report.TreeSize, v.anchor, c.Size, v.frontier.root()); err != nil {
+		return v.rangeChanged(v.report.TreeSize)
+	}
+	return nil
+}
+
+// rangeChanged reports that the entries since the last proven tree size do
+// not rebuild a signed tree.
+func (v *verifier) rangeChanged(signedSize int64) error {
+	if v.frontier.size-v.lastGood == 1 {
+		return v.fail(v.lastGood, "leaf does not match the signed tree (the entry and its leaf hash were edited)")
+	}
+	return v.fail(-1, "an entry among %d..%d was edited, inserted or removed: they do not rebuild the signed tree of size %d",
+		v.lastGood, v.frontier.size-1, signedSize)
+}
+
+func parseHashes(ss []string) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(ss))
+	for i, s := range ss {
+		h, err := tlog.ParseHash(s)
+		if err != nil {
+			return nil, fmt.Errorf("invalid hash %d", i)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+func parseBundleTime(s string) (time.Time, bool) {
+	t, err := time.Parse(bundleTimeLayout, s)
+	if err != nil || t.Format(bundleTimeLayout) != s {
+		return time.Time{}, false
+	}
+	return t, true
+}
