@@ -1,0 +1,113 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/porthole-chat/porthole/internal/api"
+	"github.com/porthole-chat/porthole/internal/httpx"
+	"github.com/porthole-chat/porthole/internal/porthole"
+)
+
+// apiLimitPerIP bounds /api/v1 calls per client IP.
+var apiLimitPerIP = porthole.Limit{N: 600, Window: time.Minute}
+
+// buildHandler mounts every surface on one mux behind the common middleware.
+func (a *App) buildHandler(ctx context.Context) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
+
+	// /api/v1: CORS for operator-listed origins only, limits per client IP.
+	apiMux := http.NewServeMux()
+	authn := api.Authenticators{api.APIKeyAuthenticator{DB: a.DB}}
+	api.NewServer(a.DB, authn, a.Security).Register(apiMux)
+	cors, err := httpx.CORS(a.Config.CORSOrigins, a.Security)
+	if err != nil {
+		return err
+	}
+	mux.Handle("/api/v1/", httpx.Chain(apiMux,
+		cors,
+		httpx.RateLimit(a.Limiter, apiLimitPerIP, httpx.ClientIPKey, a.Security),
+	))
+
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "porthole_http_requests_total", Help: "HTTP requests by method and status code.",
+	}, []string{"method", "code"})
+	a.Metrics.MustRegister(requests)
+
+	a.handler = httpx.Chain(mux,
+		httpx.Recover(a.Logger),
+		httpx.RequestIDs,
+		httpx.AccessLog(a.Logger),
+		httpx.ClientIPs(a.Config.TrustedProxies),
+		countRequests(requests),
+		httpx.SecurityHeaders(httpx.SecurityHeaderOptions{HTTPS: a.Config.PublicHTTPS()}),
+		httpx.BodyLimit(a.Config.MaxBodyBytes),
+		httpx.RejectDuplicateQuery(a.Security),
+	)
+	return nil
+}
+
+func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
+	_ = httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 only when the store and, if configured, Redis answer.
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"store": "ok"}
+	status := http.StatusOK
+	if err := a.DB.Ping(ctx); err != nil {
+		checks["store"], status = "unreachable", http.StatusServiceUnavailable
+		a.Logger.Warn("readyz: store unreachable", "err", err)
+	}
+	if a.Redis != nil {
+		checks["redis"] = "ok"
+		if err := a.Redis.Ping(ctx).Err(); err != nil {
+			checks["redis"], status = "unreachable", http.StatusServiceUnavailable
+			a.Logger.Warn("readyz: redis unreachable", "err", err)
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	_ = httpx.WriteJSON(w, status, checks)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func countRequests(c *prometheus.CounterVec) httpx.Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rec := &statusRecorder{ResponseWriter: w}
+			next.ServeHTTP(rec, r)
+			code := rec.code
+			if code == 0 {
+				code = http.StatusOK
+			}
+			c.WithLabelValues(r.Method, http.StatusText(code)).Inc()
+		})
+	}
+}
