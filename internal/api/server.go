@@ -14,8 +14,8 @@ type Handler func(w http.ResponseWriter, r *http.Request, p Principal) error
 
 // Route is one row of the route table.
 type Route struct {
-	Method  string
-	Path    string // a net/http pattern path, e.g. /api/v1/chatbots/{id}
+	Method string
+	Path   string // a net/http pattern path, e.g. /api/v1/chatbots/{id}
 	// Permission is what the caller must hold; "" marks a public route.
 	Permission string
 	Handler    Handler

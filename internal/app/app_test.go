@@ -53,7 +53,7 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, a *app.App)) {
 
 type tenantFixture struct {
 	orgID, chatbotID, originID string
-	fullKey, readKey         string
+	fullKey, readKey           string
 }
 
 func mustTenant(tb testing.TB, a *app.App, name string) tenantFixture {
