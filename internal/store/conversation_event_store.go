@@ -1,0 +1,229 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/porthole-chat/porthole/internal/porthole"
+)
+
+// Kinds of stored conversation events.
+const (
+	EventMessage    = "message"     // a message of a visitor, the assistant, an agent or the system
+	EventTurnEnd    = "turn_end"    // the end of an assistant turn; Data holds {"status": ...}
+	EventForm       = "form"        // the server asks for fields; Data holds the form
+	EventFormResult = "form_result" // an accepted form submission; Data holds the result
+)
+
+// Roles of message events.
+const (
+	RoleVisitor   = "visitor"
+	RoleAssistant = "assistant"
+	RoleAgent     = "agent"
+	RoleSystem    = "system"
+)
+
+// MaxEventText caps the text of one stored event, in bytes.
+const MaxEventText = 64 << 10
+
+// Event is one stored event of a conversation, numbered by Seq (1, 2, 3, ...
+// per conversation, no gaps).
+type Event struct {
+	ID             string          `json:"id"`
+	OrgID          string          `json:"organization_id"`
+	ConversationID string          `json:"conversation_id"`
+	Seq            int64           `json:"seq"`
+	Kind           string          `json:"kind"`
+	Role           string          `json:"role,omitempty"`
+	Text           string          `json:"text,omitempty"`
+	ClientID       string          `json:"client_id,omitempty"`
+	TurnID         string          `json:"turn_id,omitempty"`
+	Data           json.RawMessage `json:"data,omitempty"`
+	CreatedAt      time.Time       `json:"created_at"`
+}
+
+// NewEvent is what AppendEvent stores; the store assigns ID, Seq and CreatedAt.
+type NewEvent struct {
+	ConversationID string
+	Kind           string
+	Role           string
+	Text           string
+	// ClientID, when set, makes the append idempotent: a second append with
+	// the same ClientID in the conversation returns the first event.
+	ClientID string
+	TurnID   string
+	Data     json.RawMessage
+}
+
+const eventColumns = `id, org_id, conversation_id, seq, kind, role, text, client_id, turn_id, data, created_at`
+
+func scanEvent(row interface{ Scan(...any) error }) (Event, error) {
+	var e Event
+	var clientID sql.NullString
+	var data string
+	var created int64
+	err := row.Scan(&e.ID, &e.OrgID, &e.ConversationID, &e.Seq, &e.Kind, &e.Role, &e.Text, &clientID, &e.TurnID, &data, &created)
+	e.ClientID = clientID.String
+	if data != "" && data != "{}" {
+		e.Data = json.RawMessage(data)
+	}
+	e.CreatedAt = fromMillis(created)
+	return e, err
+}
+
+func validEvent(e NewEvent) error {
+	switch e.Kind {
+	case EventMessage:
+		switch e.Role {
+		case RoleVisitor, RoleAssistant, RoleAgent, RoleSystem:
+		default:
+			return porthole.Errorf(porthole.EINVALID, "unknown message role %q", e.Role)
+		}
+	case EventTurnEnd, EventForm, EventFormResult:
+	default:
+		return porthole.Errorf(porthole.EINVALID, "unknown event kind %q", e.Kind)
+	}
+	if len(e.Text) > MaxEventText || len(e.Data) > MaxEventText {
+		return porthole.Errorf(porthole.ETOOLARGE, "event is too large")
+	}
+	if !utf8.ValidString(e.Text) {
+		return porthole.Errorf(porthole.EINVALID, "text must be UTF-8")
+	}
+	if len(e.ClientID) > 64 || len(e.TurnID) > 64 {
+		return porthole.Errorf(porthole.EINVALID, "client_id and turn_id are at most 64 characters")
+	}
+	if len(e.Data) > 0 && !json.Valid(e.Data) {
+		return porthole.Errorf(porthole.EINVALID, "event data must be JSON")
+	}
+	return nil
+}
+
+// AppendEvent stores an event with the conversation's next sequence number.
+// With a ClientID already stored in the conversation it stores nothing and
+// returns the stored event with created false.
+func (t *Tenant) AppendEvent(ctx context.Context, ne NewEvent) (e Event, created bool, err error) {
+	if !porthole.ValidID(ne.ConversationID) {
+		return Event{}, false, notFound("conversation")
+	}
+	if err := validEvent(ne); err != nil {
+		return Event{}, false, err
+	}
+	var clientID any
+	if ne.ClientID != "" {
+		clientID = ne.ClientID
+	}
+	data := "{}"
+	if len(ne.Data) > 0 {
+		data = string(ne.Data)
+	}
+	err = t.tx(ctx, func(tx *Tx) error {
+		if ne.ClientID != "" {
+			prev, err := scanEvent(tx.queryRow(ctx, `SELECT `+eventColumns+` FROM conversation_events
+				WHERE org_id = ? AND conversation_id = ? AND client_id = ?`, t.orgID, ne.ConversationID, ne.ClientID))
+			if err == nil {
+				e = prev
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("store: unable to read event: %w", err)
+			}
+		}
+		now := millis(t.db.now())
+		// The UPDATE takes the conversation's row lock, so concurrent
+		// appends get consecutive numbers in commit order.
+		var seq int64
+		err := tx.queryRow(ctx, `UPDATE conversations SET last_seq = last_seq + 1, updated_at = ?
+			WHERE org_id = ? AND id = ? RETURNING last_seq`, now, t.orgID, ne.ConversationID).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("conversation")
+		}
+		if err != nil {
+			return fmt.Errorf("store: unable to number event: %w", err)
+		}
+		e = Event{ID: porthole.NewID(), OrgID: t.orgID, ConversationID: ne.ConversationID, Seq: seq, Kind: ne.Kind,
+			Role: ne.Role, Text: ne.Text, ClientID: ne.ClientID, TurnID: ne.TurnID, CreatedAt: fromMillis(now)}
+		if data != "{}" {
+			e.Data = json.RawMessage(data)
+		}
+		_, err = tx.exec(ctx, `INSERT INTO conversation_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.OrgID, e.ConversationID, e.Seq, e.Kind, e.Role, e.Text, clientID, e.TurnID, data, now)
+		if err != nil {
+			return fmt.Errorf("store: unable to store event: %w", err)
+		}
+		created = true
+		return nil
+	})
+	if isUniqueViolation(err) && ne.ClientID != "" {
+		// Another request with the same client id won the race: return its event.
+		var prev Event
+		rerr := t.tx(ctx, func(tx *Tx) error {
+			var err error
+			prev, err = scanEvent(tx.queryRow(ctx, `SELECT `+eventColumns+` FROM conversation_events
+				WHERE org_id = ? AND conversation_id = ? AND client_id = ?`, t.orgID, ne.ConversationID, ne.ClientID))
+			return err
+		})
+		if rerr == nil {
+			return prev, false, nil
+		}
+	}
+	if err != nil {
+		return Event{}, false, err
+	}
+	return e, created, nil
+}
+
+// EventsAfter lists up to limit events of a conversation with seq > afterSeq,
+// oldest first.
+func (t *Tenant) EventsAfter(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]Event, error) {
+	if !porthole.ValidID(conversationID) {
+		return nil, notFound("conversation")
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	var list []Event
+	err := t.tx(ctx, func(tx *Tx) error {
+		rows, err := tx.query(ctx, `SELECT `+eventColumns+` FROM conversation_events
+			WHERE org_id = ? AND conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`, t.orgID, conversationID, afterSeq, limit)
+		if err != nil {
+			return fmt.Errorf("store: unable to list events: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				return fmt.Errorf("store: unable to list events: %w", err)
+			}
+			list = append(list, e)
+		}
+		return rows.Err()
+	})
+	return list, err
+}
+
+// LastEvent returns the newest event of the given kind in a conversation, or
+// ENOTFOUND when there is none.
+func (t *Tenant) LastEvent(ctx context.Context, conversationID, kind string) (Event, error) {
+	if !porthole.ValidID(conversationID) {
+		return Event{}, notFound("conversation")
+	}
+	var e Event
+	err := t.tx(ctx, func(tx *Tx) error {
+		var err error
+		e, err = scanEvent(tx.queryRow(ctx, `SELECT `+eventColumns+` FROM conversation_events
+			WHERE org_id = ? AND conversation_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1`, t.orgID, conversationID, kind))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("event")
+		}
+		if err != nil {
+			return fmt.Errorf("store: unable to read event: %w", err)
+		}
+		return nil
+	})
+	return e, err
+}
