@@ -25,7 +25,7 @@ type env struct {
 	getenv         func(string) string
 }
 
-const usage = `porthole: AI chat assistants for business websites, in one binary.
+const usage = `Porthole: AI chat assistants for business websites, in one binary.
 
 Usage:
   porthole serve [flags]                       run the server (SQLite in ./porthole-data by default)
