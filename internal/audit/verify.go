@@ -109,7 +109,6 @@ type verifier struct {
 	frontier merkleFrontier
 	lastGood int64     // tree size up to which the leaves are proven
 	lastTime time.Time // time of the previous entry
-	lh       leafHasher
 	line     bundleLine
 	enc      []byte
 }
@@ -126,31 +125,53 @@ func (v *verifier) next() error {
 		return io.EOF
 	}
 	v.lineNo++
-	switch {
-	case errors.Is(err, bufio.ErrBufferFull):
-		return v.fail(-1, "line is longer than %d bytes", maxLineBytes)
-	case err == io.EOF:
-		return v.fail(-1, "last line does not end with a newline (the bundle is truncated)")
-	case err != nil:
-		return fmt.Errorf("audit: unable to read the bundle: %w", err)
+	if msg, err := readFault(err); msg != "" || err != nil {
+		if err != nil {
+			return err
+		}
+		return v.fail(-1, "%s", msg)
 	}
-	if len(raw) < 2 || raw[0] != '{' {
-		return v.fail(-1, "not a JSON object")
-	}
-	v.line = bundleLine{}
-	if err := json.Unmarshal(raw[:len(raw)-1], &v.line); err != nil {
-		return v.fail(-1, "not one JSON object: %v", err)
-	}
-	switch v.line.Type {
-	case lineHeader, lineCheckpoint, linePrefix, lineEntry, lineConsistency, lineEnd:
-	default:
-		return v.fail(-1, "unknown line type %q", v.line.Type)
-	}
-	v.enc = appendLine(v.enc[:0], &v.line)
-	if !bytes.Equal(v.enc, raw) {
-		return v.fail(-1, "%s line is not in canonical form (unknown, missing, duplicate or reordered field, or non-canonical escaping)", v.line.Type)
+	if msg := decodeBundleLine(raw, &v.line, &v.enc); msg != "" {
+		return v.fail(-1, "%s", msg)
 	}
 	return nil
+}
+
+// readFault turns a ReadSlice error into a format fault (a message) or an
+// I/O error.
+func readFault(err error) (string, error) {
+	switch {
+	case err == nil:
+		return "", nil
+	case errors.Is(err, bufio.ErrBufferFull):
+		return fmt.Sprintf("line is longer than %d bytes", maxLineBytes), nil
+	case err == io.EOF:
+		return "last line does not end with a newline (the bundle is truncated)", nil
+	}
+	return "", fmt.Errorf("audit: unable to read the bundle: %w", err)
+}
+
+// decodeBundleLine decodes raw (one line with its newline) into dst and
+// checks that it is of a known type and in canonical form. It returns why
+// not, or "". enc is scratch space.
+func decodeBundleLine(raw []byte, dst *bundleLine, enc *[]byte) string {
+	if len(raw) < 2 || raw[0] != '{' {
+		return "not a JSON object"
+	}
+	*dst = bundleLine{}
+	if err := json.Unmarshal(raw[:len(raw)-1], dst); err != nil {
+		return fmt.Sprintf("not one JSON object: %v", err)
+	}
+	switch dst.Type {
+	case lineHeader, lineCheckpoint, linePrefix, lineEntry, lineConsistency, lineEnd:
+	default:
+		return fmt.Sprintf("unknown line type %q", dst.Type)
+	}
+	*enc = appendLine((*enc)[:0], dst)
+	if !bytes.Equal(*enc, raw) {
+		return dst.Type + " line is not in canonical form (unknown, missing, duplicate or reordered field, or non-canonical escaping)"
+	}
+	return ""
 }
 
 // expect reads the next line and requires its type.
@@ -192,44 +213,10 @@ func (v *verifier) run() error {
 	if err := v.checkPrefix(); err != nil {
 		return err
 	}
-	for {
-		if err := v.next(); err != nil {
-			if err == io.EOF {
-				return v.fail(-1, "bundle is truncated: entry %d and the end of the bundle are missing", v.frontier.size)
-			}
-			return err
-		}
-		switch v.line.Type {
-		case lineEntry:
-			if err := v.checkEntry(); err != nil {
-				return err
-			}
-			continue
-		case lineCheckpoint:
-			if err := v.checkInlineCheckpoint(); err != nil {
-				return err
-			}
-			continue
-		case lineConsistency:
-			if err := v.checkConsistency(); err != nil {
-				return err
-			}
-		default:
-			return v.fail(-1, "unexpected %s line among the entries", v.line.Type)
-		}
-		break
-	}
-	if err := v.expect(lineEnd); err != nil {
+	// The rest (entries, checkpoints among them, the consistency proof
+	// and the end line) is decoded in parallel and checked in order.
+	if err := v.runBody(); err != nil {
 		return err
-	}
-	if v.line.Entries != v.header.EndSeq-v.header.FirstSeq {
-		return v.fail(-1, "end line counts %d entries, the header %d", v.line.Entries, v.header.EndSeq-v.header.FirstSeq)
-	}
-	if err := v.next(); err != io.EOF {
-		if err != nil {
-			return err
-		}
-		return v.fail(-1, "data after the end line")
 	}
 	v.report.Entries = v.header.EndSeq - v.header.FirstSeq
 	return nil
@@ -322,7 +309,72 @@ func (v *verifier) checkPrefix() error {
 	return nil
 }
 
-func (v *verifier) checkEntry() error {
+// entryFacts is what can be checked of an entry line on its own, in any
+// order: done by the decoding workers.
+type entryFacts struct {
+	time  time.Time
+	leaf  tlog.Hash // the leaf_hash the line claims, checked to match its fields
+	fault string    // why the line is bad on its own, or ""
+}
+
+// checkEntryLine checks one entry line on its own: field syntax, the payload
+// against its salted commitment, the fields against the leaf hash.
+func checkEntryLine(org string, l *bundleLine, lh *leafHasher) entryFacts {
+	var f entryFacts
+	t, ok := parseBundleTime(l.Time)
+	if !ok {
+		f.fault = fmt.Sprintf("invalid time %q", l.Time)
+		return f
+	}
+	f.time = t
+	e := Entry{
+		Seq:            l.Seq,
+		Time:           t,
+		OrgID:          org,
+		Actor:          Actor{Kind: ActorKind(l.ActorKind), ID: l.ActorID},
+		ConversationID: l.ConversationID,
+		Action:         l.Action,
+		Target:         l.Target,
+		Reason:         l.Reason,
+		Purged:         l.Purged,
+	}
+	if !e.Actor.Kind.Valid() {
+		f.fault = fmt.Sprintf("unknown actor kind %q", l.ActorKind)
+		return f
+	}
+	var err error
+	if e.Commitment, err = tlog.ParseHash(l.Commitment); err != nil {
+		f.fault = "invalid commitment"
+		return f
+	}
+	if f.leaf, err = tlog.ParseHash(l.LeafHash); err != nil {
+		f.fault = "invalid leaf_hash"
+		return f
+	}
+	if !l.Purged {
+		var salt [saltSize]byte
+		if n, err := base64.StdEncoding.Decode(salt[:], []byte(l.Salt)); err != nil || n != saltSize || len(l.Salt) != base64.StdEncoding.EncodedLen(saltSize) {
+			f.fault = "invalid salt"
+			return f
+		}
+		if !canonicalPayload(l.Payload) {
+			f.fault = "payload is not compact JSON in canonical form"
+			return f
+		}
+		if lh.commit(salt[:], l.Payload) != e.Commitment {
+			f.fault = "payload does not match its commitment (the payload was edited)"
+			return f
+		}
+	}
+	if lh.hash(&e) != f.leaf {
+		f.fault = "leaf does not match the signed tree (the entry was edited)"
+	}
+	return f
+}
+
+// checkEntry checks an entry line in its place: its Seq, its time against
+// its neighbours' and the range, then adds its leaf to the tree.
+func (v *verifier) checkEntry(f entryFacts) error {
 	l := &v.line
 	want := v.frontier.size
 	switch {
@@ -333,57 +385,20 @@ func (v *verifier) checkEntry() error {
 	case l.Seq < want:
 		return v.fail(l.Seq, "is out of place or duplicated (expected entry %d)", want)
 	}
-	e := Entry{
-		Seq:            l.Seq,
-		OrgID:          v.header.Org,
-		Actor:          Actor{Kind: ActorKind(l.ActorKind), ID: l.ActorID},
-		ConversationID: l.ConversationID,
-		Action:         l.Action,
-		Target:         l.Target,
-		Reason:         l.Reason,
-		Purged:         l.Purged,
+	if f.fault != "" {
+		return v.fail(l.Seq, "%s", f.fault)
 	}
-	t, ok := parseBundleTime(l.Time)
-	if !ok {
-		return v.fail(l.Seq, "invalid time %q", l.Time)
-	}
-	e.Time = t
-	if t.Before(v.lastTime) {
+	if f.time.Before(v.lastTime) {
 		return v.fail(l.Seq, "time goes backwards")
 	}
-	if (!v.since.IsZero() && t.Before(v.since)) || (!v.until.IsZero() && !t.Before(v.until)) {
+	if (!v.since.IsZero() && f.time.Before(v.since)) || (!v.until.IsZero() && !f.time.Before(v.until)) {
 		return v.fail(l.Seq, "time is outside the bundle's since/until range")
-	}
-	if !e.Actor.Kind.Valid() {
-		return v.fail(l.Seq, "unknown actor kind %q", l.ActorKind)
-	}
-	var err error
-	if e.Commitment, err = tlog.ParseHash(l.Commitment); err != nil {
-		return v.fail(l.Seq, "invalid commitment")
-	}
-	claimed, err := tlog.ParseHash(l.LeafHash)
-	if err != nil {
-		return v.fail(l.Seq, "invalid leaf_hash")
 	}
 	if l.Purged {
 		v.report.Purged++
-	} else {
-		var salt [saltSize]byte
-		if n, err := base64.StdEncoding.Decode(salt[:], []byte(l.Salt)); err != nil || n != saltSize || len(l.Salt) != base64.StdEncoding.EncodedLen(saltSize) {
-			return v.fail(l.Seq, "invalid salt")
-		}
-		if !canonicalPayload(l.Payload) {
-			return v.fail(l.Seq, "payload is not compact JSON in canonical form")
-		}
-		if v.lh.commit(salt[:], l.Payload) != e.Commitment {
-			return v.fail(l.Seq, "payload does not match its commitment (the payload was edited)")
-		}
 	}
-	if v.lh.hash(&e) != claimed {
-		return v.fail(l.Seq, "leaf does not match the signed tree (the entry was edited)")
-	}
-	v.frontier.append(claimed)
-	v.lastTime = t
+	v.frontier.append(f.leaf)
+	v.lastTime = f.time
 	return nil
 }
 
