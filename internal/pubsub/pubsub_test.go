@@ -1,0 +1,192 @@
+package pubsub_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/porthole-chat/porthole/internal/porthole"
+	"github.com/porthole-chat/porthole/internal/pubsub"
+	"github.com/porthole-chat/porthole/internal/testenv"
+)
+
+// mustRedisPair returns two Redis PubSubs (two "processes") sharing one
+// Redis, each running until the test ends.
+func mustRedisPair(tb testing.TB) (*pubsub.Redis, *pubsub.Redis) {
+	tb.Helper()
+	opts, err := redis.ParseURL(testenv.RedisURL(tb))
+	if err != nil {
+		tb.Fatalf("parse redis url: %v", err)
+	}
+	prefix := "porthole-test:" + porthole.NewID() + ":"
+	var out [2]*pubsub.Redis
+	for i := range out {
+		client := redis.NewClient(opts)
+		if err := client.Ping(context.Background()).Err(); err != nil {
+			client.Close()
+			testenv.Missing(tb, "redis not reachable: "+err.Error())
+		}
+		ps := pubsub.NewRedis(client, prefix, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- ps.Run(ctx) }()
+		tb.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				tb.Errorf("Run: %v", err)
+			}
+			client.Close()
+		})
+		out[i] = ps
+	}
+	return out[0], out[1]
+}
+
+func recv(tb testing.TB, s *pubsub.Subscription) string {
+	tb.Helper()
+	select {
+	case m, ok := <-s.C():
+		if !ok {
+			tb.Fatalf("subscription closed: %v", s.Err())
+		}
+		return string(m)
+	case <-time.After(5 * time.Second):
+		tb.Fatalf("no message on %s", s.Topic())
+	}
+	return ""
+}
+
+func expectNothing(tb testing.TB, s *pubsub.Subscription) {
+	tb.Helper()
+	select {
+	case m, ok := <-s.C():
+		if ok {
+			tb.Fatalf("unexpected message %q on %s", m, s.Topic())
+		}
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// conformance runs the same behaviour against a publisher side and a
+// subscriber side (the same object in process, two processes over Redis).
+func conformance(t *testing.T, pub, sub pubsub.PubSub) {
+	ctx := context.Background()
+	a1, err := sub.Subscribe(ctx, "conv:a")
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	a2, err := pub.Subscribe(ctx, "conv:a")
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	b, err := sub.Subscribe(ctx, "conv:b")
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	for i := 0; i < 20; i++ {
+		if err := pub.Publish(ctx, "conv:a", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+	}
+	for i := 0; i < 20; i++ {
+		if got := recv(t, a1); got != fmt.Sprint(i) {
+			t.Fatalf("a1 got %q, want %d (in order)", got, i)
+		}
+		if got := recv(t, a2); got != fmt.Sprint(i) {
+			t.Fatalf("a2 got %q, want %d (in order)", got, i)
+		}
+	}
+	expectNothing(t, b)
+
+	a1.Close()
+	a1.Close() // twice is fine
+	if !errors.Is(a1.Err(), pubsub.ErrClosed) {
+		t.Fatalf("Err after Close = %v", a1.Err())
+	}
+	if err := pub.Publish(ctx, "conv:a", []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(t, a2); got != "after" {
+		t.Fatalf("a2 got %q after a1 left", got)
+	}
+	// Resubscribing after the last subscriber left works again.
+	a2.Close()
+	a3, err := sub.Subscribe(ctx, "conv:a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a3.Close()
+	if err := pub.Publish(ctx, "conv:a", []byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(t, a3); got != "again" {
+		t.Fatalf("a3 got %q", got)
+	}
+
+	// Many subscribers at once all get the message.
+	var subs []*pubsub.Subscription
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := sub.Subscribe(ctx, "conv:many")
+			if err != nil {
+				t.Errorf("Subscribe: %v", err)
+				return
+			}
+			mu.Lock()
+			subs = append(subs, s)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if err := pub.Publish(ctx, "conv:many", []byte("all")); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range subs {
+		if got := recv(t, s); got != "all" {
+			t.Fatalf("got %q", got)
+		}
+		s.Close()
+	}
+}
+
+func TestMemory(t *testing.T) {
+	m := pubsub.NewMemory()
+	conformance(t, m, m)
+}
+
+func TestRedis(t *testing.T) {
+	p1, p2 := mustRedisPair(t)
+	conformance(t, p1, p2)
+}
+
+func TestSlowSubscriberIsDropped(t *testing.T) {
+	m := pubsub.NewMemory()
+	ctx := context.Background()
+	slow, _ := m.Subscribe(ctx, "t")
+	fast, _ := m.Subscribe(ctx, "t")
+	for i := 0; i < pubsub.SubscriptionBuffer+1; i++ {
+		_ = m.Publish(ctx, "t", []byte("x"))
+		if i < pubsub.SubscriptionBuffer {
+			<-fast.C()
+		}
+	}
+	n := 0
+	for range slow.C() {
+		n++
+	}
+	if n != pubsub.SubscriptionBuffer || !errors.Is(slow.Err(), pubsub.ErrSlowSubscriber) {
+		t.Fatalf("slow got %d then Err %v; want %d then ErrSlowSubscriber", n, slow.Err(), pubsub.SubscriptionBuffer)
+	}
+	if got := recv(t, fast); got != "x" || fast.Err() != nil {
+		t.Fatalf("fast subscriber affected: %q %v", got, fast.Err())
+	}
+}
