@@ -158,4 +158,3 @@ func parseRSAPublicKey(p string) (*rsa.PublicKey, error) {
 	}
 	return rsaKey, nil
 }
-
