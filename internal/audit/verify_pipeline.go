@@ -65,7 +65,10 @@ func (v *verifier) runBody() error {
 					if p.raw == nil {
 						continue
 					}
-					if p.fault = decodeBundleLine(p.raw, &p.line, &enc); p.fault == "" && p.line.Type == lineEntry {
+					if !parseEntryLineFast(p.raw, &p.line, &enc) {
+						p.fault = decodeBundleLine(p.raw, &p.line, &enc)
+					}
+					if p.fault == "" && p.line.Type == lineEntry {
 						p.facts = checkEntryLine(org, &p.line, &lh)
 					}
 					p.raw = nil
