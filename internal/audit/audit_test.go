@@ -174,7 +174,8 @@ func TestLeafHashAndPrepareBatchMatchTlog(t *testing.T) {
 			t.Fatalf("entry %d has Seq %d", i, e.Seq)
 		}
 		leaf := EncodeLeaf(nil, e)
-		if lh.hash(e) != tlog.RecordHash(leaf) || LeafHash(e) != tlog.RecordHash(leaf) {
+		if lh.hash(e) != tlog.RecordHash(leaf) || LeafHash(e) != tlog.RecordHash(leaf) ||
+			lh.hashHead(e.OrgID, e.Seq, e.Time.UnixMilli(), FieldsDigest(e)) != tlog.RecordHash(leaf) {
 			t.Fatalf("entry %d: leaf hashes disagree", i)
 		}
 		if PayloadCommitment(e.Salt, e.Payload) != e.Commitment {
@@ -594,7 +595,7 @@ func TestVerifyDetectsTamperedRangeBundle(t *testing.T) {
 	p.Hashes[0] = h.String()
 	lines[2] = appendLine(nil, &p)
 	_, err := Verify(bytes.NewReader(joinLines(lines)), VerifyOptions{})
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("entries before %d do not match", rep.FirstSeq)) {
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("entries before %d do not match", rep.FirstSeq-1)) {
 		t.Fatalf("Verify = %v", err)
 	}
 }
@@ -888,5 +889,113 @@ func TestExportEmptyLog(t *testing.T) {
 	_, err := Export(context.Background(), store, cp, ExportRequest{OrgID: testOrg}, &bytes.Buffer{})
 	if !porthole.IsCode(err, porthole.ENOTFOUND) {
 		t.Fatalf("Export of an empty log = %v, want ENOTFOUND", err)
+	}
+}
+
+// fixtureTime is the time of entry i of mustFixture's log.
+func fixtureTime(i int) time.Time {
+	return time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC).Add(time.Duration(i+1) * time.Second)
+}
+
+func setHeader(tb testing.TB, lines [][]byte, edit func(*bundleLine)) {
+	tb.Helper()
+	h := decodeLine(tb, lines[0])
+	edit(&h)
+	lines[0] = appendLine(nil, &h)
+}
+
+// TestVerifyDetectsIncompleteRanges covers a forger who holds the whole log
+// and cuts entries off either end of a bundle, fixing up the header and the
+// proofs: the bundle must still not verify as complete for its bounds.
+func TestVerifyDetectsIncompleteRanges(t *testing.T) {
+	f := mustFixture(t)
+	ctx := context.Background()
+	export := func(since, until time.Time) [][]byte {
+		return bundleLines(mustExport(t, f.store, f.cp, ExportRequest{OrgID: testOrg, Since: since, Until: until}))
+	}
+	proveTree := func(n int64) []string {
+		p, err := tlog.ProveTree(100, n, NewHashReader(ctx, f.store, testOrg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hashStrings(p)
+	}
+	tests := []struct {
+		name    string
+		bundle  func() [][]byte
+		wantSeq int64
+		want    string
+	}{
+		{"tail cut from a full export", func() [][]byte {
+			lines := export(time.Time{}, time.Time{})
+			setHeader(t, lines, func(h *bundleLine) { h.EndSeq = 95 })
+			var out [][]byte
+			for _, raw := range lines {
+				l := decodeLine(t, raw)
+				switch {
+				case l.Type == lineEntry && l.Seq >= 95:
+					continue
+				case l.Type == lineConsistency:
+					l.Size, l.Proof = 95, proveTree(95)
+					raw = appendLine(nil, &l)
+				case l.Type == lineEnd:
+					l.Entries = 95
+					raw = appendLine(nil, &l)
+				}
+				out = append(out, raw)
+			}
+			return out
+		}, 95, "no until bound"},
+		{"head cut from a full export", func() [][]byte {
+			lines := export(fixtureTime(10), time.Time{})
+			setHeader(t, lines, func(h *bundleLine) { h.Since = "" })
+			return lines
+		}, 0, "no since bound"},
+		{"since moved earlier", func() [][]byte {
+			lines := export(fixtureTime(20), time.Time{})
+			setHeader(t, lines, func(h *bundleLine) { h.Since = fixtureTime(10).Format(bundleTimeLayout) })
+			return lines
+		}, 19, "not before its since bound"},
+		{"until moved later", func() [][]byte {
+			lines := export(time.Time{}, fixtureTime(50))
+			setHeader(t, lines, func(h *bundleLine) { h.Until = fixtureTime(70).Format(bundleTimeLayout) })
+			return lines
+		}, 50, "not after its until bound"},
+		{"boundary after the range removed", func() [][]byte {
+			lines := export(time.Time{}, fixtureTime(50))
+			var out [][]byte
+			for _, raw := range lines {
+				if decodeLine(t, raw).Type != lineBoundary {
+					out = append(out, raw)
+				}
+			}
+			return out
+		}, 50, "boundary line after the range was removed"},
+		{"boundary before the range removed", func() [][]byte {
+			lines := export(fixtureTime(20), time.Time{})
+			var out [][]byte
+			for _, raw := range lines {
+				if decodeLine(t, raw).Type != lineBoundary {
+					out = append(out, raw)
+				}
+			}
+			return out
+		}, -1, "expected a boundary line"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Verify(bytes.NewReader(joinLines(tt.bundle())), VerifyOptions{})
+			var verr *VerifyError
+			if !errors.As(err, &verr) {
+				t.Fatalf("Verify = %v, want a *VerifyError", err)
+			}
+			if verr.Seq != tt.wantSeq || !strings.Contains(verr.Error(), tt.want) {
+				t.Fatalf("Verify = %q (seq %d), want seq %d and %q", verr.Error(), verr.Seq, tt.wantSeq, tt.want)
+			}
+		})
+	}
+	// The untampered range bundles verify, boundaries included.
+	for _, b := range [][][]byte{export(fixtureTime(20), fixtureTime(50)), export(fixtureTime(20), time.Time{}), export(time.Time{}, fixtureTime(50))} {
+		mustVerify(t, joinLines(b), VerifyOptions{PinnedKey: f.key.VerifierKey})
 	}
 }

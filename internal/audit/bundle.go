@@ -19,6 +19,7 @@ const (
 	lineCheckpoint  = "checkpoint"
 	linePrefix      = "prefix"
 	lineEntry       = "entry"
+	lineBoundary    = "boundary"
 	lineConsistency = "consistency"
 	lineEnd         = "end"
 )
@@ -72,6 +73,9 @@ type bundleLine struct {
 	Purged         bool            `json:"purged"`
 	LeafHash       string          `json:"leaf_hash"`
 
+	// boundary (also seq and time)
+	FieldsDigest string `json:"fields_digest"`
+
 	// end
 	Entries int64 `json:"entries"`
 }
@@ -116,6 +120,10 @@ func appendLine(dst []byte, l *bundleLine) []byte {
 			dst = append(dst, l.Payload...) // compact JSON, checked at append and at verify
 		}
 		dst = appendStringField(dst, "leaf_hash", l.LeafHash)
+	case lineBoundary:
+		dst = appendIntField(dst, "seq", l.Seq)
+		dst = appendStringField(dst, "time", l.Time)
+		dst = appendStringField(dst, "fields_digest", l.FieldsDigest)
 	case lineConsistency:
 		dst = appendIntField(dst, "size", l.Size)
 		dst = appendStringsField(dst, "proof", l.Proof)
@@ -144,6 +152,17 @@ func entryLine(l *bundleLine, e *Entry, leaf tlog.Hash) {
 	if !e.Purged {
 		l.Salt = encodeBase64(e.Salt)
 		l.Payload = e.Payload
+	}
+}
+
+// boundaryLine fills l with the neighbour e of an exported time range:
+// enough to place it in the tree and show its time, nothing of its content.
+func boundaryLine(l *bundleLine, e *Entry) {
+	*l = bundleLine{
+		Type:         lineBoundary,
+		Seq:          e.Seq,
+		Time:         e.Time.UTC().Format(bundleTimeLayout),
+		FieldsDigest: FieldsDigest(e).String(),
 	}
 }
 

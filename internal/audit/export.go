@@ -89,20 +89,39 @@ func Export(ctx context.Context, store Store, cp *Checkpointer, req ExportReques
 		return ExportResult{}, err
 	}
 
-	prefix := bundleLine{Type: linePrefix, Size: first, Hashes: []string{}, Proof: []string{}}
-	if first > 0 {
-		frontier, err := store.ReadHashes(ctx, req.OrgID, frontierIndexes(first))
-		if err != nil {
-			return ExportResult{}, fmt.Errorf("audit: unable to read the hashes before entry %d: %w", first, err)
+	// A range with a since bound starts with a boundary line for the entry
+	// just before it, which proves (by its time) that no entry of the range
+	// was left out at the start; the prefix then covers the entries before
+	// that one.
+	prefixSize := first
+	var before []Entry
+	if !req.Since.IsZero() && first > 0 {
+		prefixSize = first - 1
+		if before, err = store.ReadEntries(ctx, req.OrgID, prefixSize, first); err != nil || len(before) != 1 {
+			return ExportResult{}, fmt.Errorf("audit: unable to read entry %d: %v", prefixSize, err)
 		}
-		proof, err := tlog.ProveTree(n, first, hashReader)
+	}
+	prefix := bundleLine{Type: linePrefix, Size: prefixSize, Hashes: []string{}, Proof: []string{}}
+	if prefixSize > 0 {
+		frontier, err := store.ReadHashes(ctx, req.OrgID, frontierIndexes(prefixSize))
 		if err != nil {
-			return ExportResult{}, fmt.Errorf("audit: unable to prove the tree of size %d: %w", first, err)
+			return ExportResult{}, fmt.Errorf("audit: unable to read the hashes before entry %d: %w", prefixSize, err)
+		}
+		proof, err := tlog.ProveTree(n, prefixSize, hashReader)
+		if err != nil {
+			return ExportResult{}, fmt.Errorf("audit: unable to prove the tree of size %d: %w", prefixSize, err)
 		}
 		prefix.Hashes, prefix.Proof = hashStrings(frontier), hashStrings(proof)
 	}
 	if err := writeLine(&prefix); err != nil {
 		return ExportResult{}, err
+	}
+	var line bundleLine
+	if len(before) == 1 {
+		boundaryLine(&line, &before[0])
+		if err := writeLine(&line); err != nil {
+			return ExportResult{}, err
+		}
 	}
 
 	// Historic checkpoints inside the range go right after the entry that
@@ -111,10 +130,7 @@ func Export(ctx context.Context, store Store, cp *Checkpointer, req ExportReques
 	if err != nil {
 		return ExportResult{}, fmt.Errorf("audit: unable to read checkpoints: %w", err)
 	}
-	var (
-		lh   leafHasher
-		line bundleLine
-	)
+	var lh leafHasher
 	for start := first; start < end; start += exportPage {
 		entries, err := store.ReadEntries(ctx, req.OrgID, start, min(start+exportPage, end))
 		if err != nil {
@@ -141,11 +157,25 @@ func Export(ctx context.Context, store Store, cp *Checkpointer, req ExportReques
 		}
 	}
 
-	consistency := bundleLine{Type: lineConsistency, Size: end, Proof: []string{}}
-	if end > 0 {
-		proof, err := tlog.ProveTree(n, end, hashReader)
+	// Likewise a range with an until bound that stops before the head ends
+	// with a boundary line for the entry just after it.
+	consistencySize := end
+	if !req.Until.IsZero() && end < n {
+		after, err := store.ReadEntries(ctx, req.OrgID, end, end+1)
+		if err != nil || len(after) != 1 {
+			return ExportResult{}, fmt.Errorf("audit: unable to read entry %d: %v", end, err)
+		}
+		boundaryLine(&line, &after[0])
+		if err := writeLine(&line); err != nil {
+			return ExportResult{}, err
+		}
+		consistencySize = end + 1
+	}
+	consistency := bundleLine{Type: lineConsistency, Size: consistencySize, Proof: []string{}}
+	if consistencySize > 0 {
+		proof, err := tlog.ProveTree(n, consistencySize, hashReader)
 		if err != nil {
-			return ExportResult{}, fmt.Errorf("audit: unable to prove the tree of size %d: %w", end, err)
+			return ExportResult{}, fmt.Errorf("audit: unable to prove the tree of size %d: %w", consistencySize, err)
 		}
 		consistency.Proof = hashStrings(proof)
 	}

@@ -109,6 +109,8 @@ type verifier struct {
 	frontier merkleFrontier
 	lastGood int64     // tree size up to which the leaves are proven
 	lastTime time.Time // time of the previous entry
+	lh       leafHasher
+	sawAfter bool // the boundary after the range was read
 	line     bundleLine
 	enc      []byte
 }
@@ -163,7 +165,7 @@ func decodeBundleLine(raw []byte, dst *bundleLine, enc *[]byte) string {
 		return fmt.Sprintf("not one JSON object: %v", err)
 	}
 	switch dst.Type {
-	case lineHeader, lineCheckpoint, linePrefix, lineEntry, lineConsistency, lineEnd:
+	case lineHeader, lineCheckpoint, linePrefix, lineEntry, lineBoundary, lineConsistency, lineEnd:
 	default:
 		return fmt.Sprintf("unknown line type %q", dst.Type)
 	}
@@ -205,6 +207,15 @@ func (v *verifier) run() error {
 	if size < v.header.EndSeq {
 		return v.fail(-1, "checkpoint of size %d does not cover the bundle's entries up to %d", size, v.header.EndSeq)
 	}
+	// Without a since bound the bundle must start at entry 0, without an
+	// until bound it must run to the checkpoint: otherwise removing entries
+	// at either end and editing the header would go unnoticed.
+	if v.header.Since == "" && v.header.FirstSeq != 0 {
+		return v.fail(0, "is missing: the bundle has no since bound, so it must start at entry 0, not %d", v.header.FirstSeq)
+	}
+	if v.header.Until == "" && v.header.EndSeq != size {
+		return v.fail(v.header.EndSeq, "is missing: the bundle has no until bound, so it must run to the checkpoint's size %d", size)
+	}
 	v.anchor = root
 	v.report.TreeSize, v.report.Root, v.report.CheckpointTime = size, root, t
 	if err := v.expect(linePrefix); err != nil {
@@ -212,6 +223,14 @@ func (v *verifier) run() error {
 	}
 	if err := v.checkPrefix(); err != nil {
 		return err
+	}
+	if v.frontier.size < v.header.FirstSeq {
+		if err := v.expect(lineBoundary); err != nil {
+			return err
+		}
+		if err := v.checkBoundary(); err != nil {
+			return err
+		}
 	}
 	// The rest (entries, checkpoints among them, the consistency proof
 	// and the end line) is decoded in parallel and checked in order.
@@ -284,8 +303,12 @@ func (v *verifier) openCheckpoint() (int64, tlog.Hash, time.Time, error) {
 
 func (v *verifier) checkPrefix() error {
 	p := v.line
-	if p.Size != v.header.FirstSeq {
-		return v.fail(-1, "prefix of size %d, the header says the entries start at %d", p.Size, v.header.FirstSeq)
+	want := v.header.FirstSeq
+	if v.header.Since != "" && want > 0 {
+		want-- // a boundary line for the entry before the range follows
+	}
+	if p.Size != want {
+		return v.fail(-1, "prefix of size %d, want %d for entries starting at %d", p.Size, want, v.header.FirstSeq)
 	}
 	hashes, err := parseHashes(p.Hashes)
 	if err != nil {
@@ -402,6 +425,39 @@ func (v *verifier) checkEntry(f entryFacts) error {
 	return nil
 }
 
+// checkBoundary checks a boundary line: the entry just before the range
+// (right after the prefix) or just after it (right before the consistency
+// proof). Its time proves the range complete; its leaf, rebuilt from seq,
+// time and fields digest, goes into the tree like any other.
+func (v *verifier) checkBoundary() error {
+	l := &v.line
+	before := v.frontier.size < v.header.FirstSeq
+	switch {
+	case !before && (v.header.Until == "" || v.frontier.size != v.header.EndSeq || v.sawAfter):
+		return v.fail(-1, "unexpected boundary line")
+	case l.Seq != v.frontier.size:
+		return v.fail(v.frontier.size, "is missing or out of place (found boundary entry %d)", l.Seq)
+	}
+	t, ok := parseBundleTime(l.Time)
+	if !ok {
+		return v.fail(l.Seq, "invalid time %q", l.Time)
+	}
+	digest, err := tlog.ParseHash(l.FieldsDigest)
+	if err != nil {
+		return v.fail(l.Seq, "invalid fields_digest")
+	}
+	if before && !t.Before(v.since) {
+		return v.fail(l.Seq, "the entry before the range is not before its since bound")
+	}
+	if !before && (t.Before(v.until) || t.Before(v.lastTime)) {
+		return v.fail(l.Seq, "the entry after the range is not after its until bound, so the range is incomplete")
+	}
+	v.frontier.append(v.lh.hashHead(v.header.Org, l.Seq, t.UnixMilli(), digest))
+	v.lastTime = t
+	v.sawAfter = !before
+	return nil
+}
+
 func (v *verifier) checkInlineCheckpoint() error {
 	size, root, _, err := v.openCheckpoint()
 	if err != nil {
@@ -421,6 +477,9 @@ func (v *verifier) checkConsistency() error {
 	c := v.line
 	if v.frontier.size < v.header.EndSeq {
 		return v.fail(v.frontier.size, "is missing (the bundle ends before it)")
+	}
+	if v.header.Until != "" && v.header.EndSeq < v.report.TreeSize && !v.sawAfter {
+		return v.fail(v.header.EndSeq, "is missing: the boundary line after the range was removed")
 	}
 	if c.Size != v.frontier.size {
 		return v.fail(-1, "consistency proof for size %d after %d entries", c.Size, v.frontier.size)

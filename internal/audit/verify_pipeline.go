@@ -107,6 +107,10 @@ func (v *verifier) runBody() error {
 					if err := v.checkInlineCheckpoint(); err != nil {
 						return err
 					}
+				case lineBoundary:
+					if err := v.checkBoundary(); err != nil {
+						return err
+					}
 				case lineConsistency:
 					if err := v.checkConsistency(); err != nil {
 						return err
