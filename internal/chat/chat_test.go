@@ -115,12 +115,12 @@ func TestTurnStreamsAndStores(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer sub.Close()
-		msg, err := f.svc.SendMessage(ctx, sess, "c1", "  hello there ")
-		if err != nil || msg.Seq != 1 || msg.Text != "hello there" {
+		msg, created, err := f.svc.SendMessage(ctx, sess, "c1", "  hello there ")
+		if err != nil || !created || msg.Seq != 1 || msg.Text != "hello there" {
 			t.Fatalf("SendMessage = %+v, %v", msg, err)
 		}
-		again, err := f.svc.SendMessage(ctx, sess, "c1", "hello there")
-		if err != nil || again.Seq != 1 || again.ID != msg.ID {
+		again, created, err := f.svc.SendMessage(ctx, sess, "c1", "hello there")
+		if err != nil || created || again.Seq != 1 || again.ID != msg.ID {
 			t.Fatalf("retry = %+v, %v; want the stored message", again, err)
 		}
 		delta := nextFrame(t, sub, chat.FrameDelta)
@@ -139,7 +139,7 @@ func TestTurnStreamsAndStores(t *testing.T) {
 			{"too long", "c3", string(make([]rune, chat.MaxMessageRunes+1)), porthole.ETOOLARGE},
 		}
 		for _, tt := range bad {
-			if _, err := f.svc.SendMessage(ctx, sess, tt.clientID, tt.text); porthole.ErrorCode(err) != tt.code {
+			if _, _, err := f.svc.SendMessage(ctx, sess, tt.clientID, tt.text); porthole.ErrorCode(err) != tt.code {
 				t.Fatalf("%s: err = %v, want %s", tt.name, err, tt.code)
 			}
 		}
@@ -155,7 +155,7 @@ func TestCancelAndFollowUp(t *testing.T) {
 	sess := mustJoin(t, f)
 	sub, _ := f.svc.Subscribe(ctx, sess)
 	defer sub.Close()
-	if _, err := f.svc.SendMessage(ctx, sess, "a", "first question"); err != nil {
+	if _, _, err := f.svc.SendMessage(ctx, sess, "a", "first question"); err != nil {
 		t.Fatal(err)
 	}
 	nextFrame(t, sub, chat.FrameDelta)
@@ -166,11 +166,11 @@ func TestCancelAndFollowUp(t *testing.T) {
 		t.Fatalf("after cancel turn_end = %+v", end)
 	}
 	// A follow-up while a reply streams cancels it and gets its own reply.
-	if _, err := f.svc.SendMessage(ctx, sess, "b", "second"); err != nil {
+	if _, _, err := f.svc.SendMessage(ctx, sess, "b", "second"); err != nil {
 		t.Fatal(err)
 	}
 	nextFrame(t, sub, chat.FrameDelta)
-	if _, err := f.svc.SendMessage(ctx, sess, "c", "third"); err != nil {
+	if _, _, err := f.svc.SendMessage(ctx, sess, "c", "third"); err != nil {
 		t.Fatal(err)
 	}
 	if end := nextFrame(t, sub, chat.FrameTurnEnd); end.Status != chat.TurnCanceled {
@@ -213,7 +213,7 @@ func TestOfflineHoursAndContactForm(t *testing.T) {
 	}
 	sess := mustJoin(t, f) // the fixture clock is Monday 10:00 UTC: offline
 	for i, id := range []string{"m1", "m2"} {
-		if _, err := f.svc.SendMessage(ctx, sess, id, "anyone there?"); err != nil {
+		if _, _, err := f.svc.SendMessage(ctx, sess, id, "anyone there?"); err != nil {
 			t.Fatal(err)
 		}
 		hist, _ := f.svc.History(ctx, sess, 0, 0)

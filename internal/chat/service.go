@@ -197,39 +197,39 @@ func (s *Service) Online(ctx context.Context, orgID, chatbotID string) (bool, er
 
 // SendMessage stores a visitor message and starts the assistant's turn (or,
 // outside active hours, answers with the offline note and contact form).
-// A retry with the same clientID returns the stored message and does
-// nothing else.
-func (s *Service) SendMessage(ctx context.Context, sess *Session, clientID, text string) (Frame, error) {
+// A retry with the same clientID returns the stored message with created
+// false and does nothing else.
+func (s *Service) SendMessage(ctx context.Context, sess *Session, clientID, text string) (f Frame, created bool, err error) {
 	if !clientIDPattern.MatchString(clientID) {
-		return Frame{}, porthole.Errorf(porthole.EINVALID, "client_id must be 1 to 64 of A-Z a-z 0-9 _ -")
+		return Frame{}, false, porthole.Errorf(porthole.EINVALID, "client_id must be 1 to 64 of A-Z a-z 0-9 _ -")
 	}
 	text = strings.TrimSpace(text)
 	if text == "" || !utf8.ValidString(text) {
-		return Frame{}, porthole.Errorf(porthole.EINVALID, "text must be non-empty UTF-8")
+		return Frame{}, false, porthole.Errorf(porthole.EINVALID, "text must be non-empty UTF-8")
 	}
 	if utf8.RuneCountInString(text) > MaxMessageRunes {
-		return Frame{}, porthole.Errorf(porthole.ETOOLARGE, "text is over %d characters", MaxMessageRunes)
+		return Frame{}, false, porthole.Errorf(porthole.ETOOLARGE, "text is over %d characters", MaxMessageRunes)
 	}
 	tn := s.db.Tenant(sess.OrgID)
 	ev, created, err := tn.AppendEvent(ctx, store.NewEvent{ConversationID: sess.Conversation.ID, Kind: store.EventMessage,
 		Role: store.RoleVisitor, Text: text, ClientID: clientID})
 	if err != nil {
-		return Frame{}, err
+		return Frame{}, false, err
 	}
-	f := FrameOf(ev)
+	f = FrameOf(ev)
 	if !created {
-		return f, nil
+		return f, false, nil
 	}
 	s.publish(ctx, sess, f)
 	settings, err := tn.WidgetSettings(ctx, sess.ChatbotID)
 	if err != nil {
-		return f, err
+		return f, true, err
 	}
 	if !InActiveHours(settings, s.now()) {
-		return f, s.offlineReply(ctx, sess, settings)
+		return f, true, s.offlineReply(ctx, sess, settings)
 	}
 	s.startTurn(sess)
-	return f, nil
+	return f, true, nil
 }
 
 // Cancel stops the conversation's running turn, in whichever process runs it.

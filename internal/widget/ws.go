@@ -1,0 +1,496 @@
+package widget
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/porthole-chat/porthole/internal/chat"
+	"github.com/porthole-chat/porthole/internal/httpx"
+	"github.com/porthole-chat/porthole/internal/porthole"
+	"github.com/porthole-chat/porthole/internal/pubsub"
+	"github.com/porthole-chat/porthole/internal/store"
+)
+
+const (
+	welcomeHistory = 200
+	typingEvery    = 2 * time.Second
+)
+
+// clientFrame is any client-to-server frame.
+type clientFrame struct {
+	Type     string            `json:"type"`
+	Session  string            `json:"session,omitempty"`
+	LastSeq  int64             `json:"last_seq,omitempty"`
+	Identity *chat.Identity    `json:"identity,omitempty"`
+	ClientID string            `json:"client_id,omitempty"`
+	Text     string            `json:"text,omitempty"`
+	FormID   string            `json:"form_id,omitempty"`
+	Values   map[string]string `json:"values,omitempty"`
+}
+
+// welcomeFrame is the first server frame of a socket.
+type welcomeFrame struct {
+	Type            string       `json:"type"`
+	ConversationID  string       `json:"conversation_id"`
+	VisitorID       string       `json:"visitor_id"`
+	Seq             int64        `json:"seq"`
+	History         []chat.Frame `json:"history"`
+	Ticket          string       `json:"ticket"`
+	TicketExpiresAt int64        `json:"ticket_expires_at"`
+	Online          bool         `json:"online"`
+	Identified      bool         `json:"identified"`
+}
+
+type ticketFrame struct {
+	Type            string `json:"type"`
+	Ticket          string `json:"ticket"`
+	TicketExpiresAt int64  `json:"ticket_expires_at"`
+}
+
+type errorFrame struct {
+	Type     string `json:"type"`
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+	ClientID string `json:"client_id,omitempty"`
+}
+
+// handleWS checks everything before the upgrade: Origin, ticket, session,
+// connect limits, the allowlist (again) and the chatbot's CIDR lists. Each
+// refusal is a plain 403/429 and a security event.
+func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	// Exactly one Origin header, equal to Porthole's own origin: only the
+	// frame page (served from that origin) may open the socket.
+	if origins := r.Header.Values("Origin"); len(origins) != 1 || origins[0] != s.publicOrigin {
+		s.refuse(w, r, http.StatusForbidden, "", porthole.SecOriginRefused, "websocket Origin is missing or not Porthole's origin")
+		return
+	}
+	q := r.URL.Query()
+	claims, err := s.tickets.verify(q.Get("ticket"))
+	if err != nil {
+		s.refuse(w, r, http.StatusForbidden, "", porthole.SecTicketRefused, "websocket ticket refused: "+err.Error())
+		return
+	}
+	orgID := claims.Business
+	session := q.Get("session")
+	if !porthole.ValidID(session) {
+		s.refuse(w, r, http.StatusForbidden, orgID, porthole.SecTicketRefused, "websocket session is missing or malformed")
+		return
+	}
+	ip := s.clientIP(r)
+	if !s.allowConnect(w, r, orgID, "widget:connect:ip:"+ip.String(), s.limits.ConnectsPerIP, "too many connects from one IP") {
+		return
+	}
+	if !s.allowConnect(w, r, orgID, "widget:connect:session:"+orgID+":"+session, s.limits.ConnectsPerSession, "too many connects for one session") {
+		return
+	}
+	tn := s.deps.DB.Tenant(orgID)
+	allowed, err := tn.Origins(ctx)
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	if !originAllowed(allowed, claims.Parent) {
+		s.refuse(w, r, http.StatusForbidden, orgID, porthole.SecOriginRefused, "parent origin no longer on the allowlist: "+claims.Parent)
+		return
+	}
+	settings, err := tn.WidgetSettings(ctx, claims.Chatbot)
+	if porthole.IsCode(err, porthole.ENOTFOUND) {
+		s.refuse(w, r, http.StatusForbidden, orgID, porthole.SecTicketRefused, "ticket names a chatbot that no longer exists")
+		return
+	}
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	if reason := cidrRefusal(settings, ip); reason != "" {
+		s.refuse(w, r, http.StatusForbidden, orgID, porthole.SecAuthorizationFailed, reason)
+		return
+	}
+	conn, err := s.accept(w, r, s.limits.ReadLimit)
+	if err != nil {
+		return // the library has answered the request
+	}
+	if !s.track(conn) {
+		_ = conn.Close(closeGoingAway, closeReasonStop)
+		return
+	}
+	defer s.untrack(conn)
+	sc := &socketSession{srv: s, conn: conn, claims: claims, session: session, ip: ip, requestID: httpx.RequestID(ctx)}
+	sc.run()
+}
+
+func (s *Server) allowConnect(w http.ResponseWriter, r *http.Request, orgID, key string, limit porthole.Limit, detail string) bool {
+	d, err := s.deps.Limiter.Allow(r.Context(), key, limit, 1)
+	if err != nil {
+		s.unavailable(w, r, err)
+		return false
+	}
+	if !d.Allowed {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(d.RetryAfter.Round(time.Second)/time.Second))))
+		s.refuse(w, r, http.StatusTooManyRequests, orgID, porthole.SecRateLimited, detail)
+		return false
+	}
+	return true
+}
+
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	s.logger.Error("widget: dependency failed", "err", err, "request_id", httpx.RequestID(r.Context()))
+	http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+}
+
+// cidrRefusal returns why ip may not chat with the chatbot, or "".
+func cidrRefusal(settings store.WidgetSettings, ip netip.Addr) string {
+	if len(settings.AllowCIDRs) == 0 && len(settings.DenyCIDRs) == 0 {
+		return ""
+	}
+	if !ip.IsValid() {
+		return "client address unknown and the chatbot has CIDR lists"
+	}
+	for _, c := range settings.DenyCIDRs {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Contains(ip) {
+			return "client address on the chatbot's deny list"
+		}
+	}
+	if len(settings.AllowCIDRs) == 0 {
+		return ""
+	}
+	for _, c := range settings.AllowCIDRs {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Contains(ip) {
+			return ""
+		}
+	}
+	return "client address not on the chatbot's allow list"
+}
+
+// socketSession is one upgraded socket.
+type socketSession struct {
+	srv       *Server
+	conn      socket
+	claims    ticketClaims
+	session   string
+	ip        netip.Addr
+	requestID string
+	sess      *chat.Session
+
+	mu         sync.Mutex // guards lastSent and writes of stored frames
+	lastSent   int64
+	lastTyping time.Time
+}
+
+func (c *socketSession) write(ctx context.Context, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
+	defer cancel()
+	return c.conn.Write(wctx, b)
+}
+
+func (c *socketSession) securityEvent(ctx context.Context, kind, detail string) {
+	ev := porthole.SecurityEvent{ID: porthole.NewID(), OrgID: c.claims.Business, Kind: kind, Detail: detail,
+		RequestID: c.requestID, CreatedAt: c.srv.now().UTC()}
+	if c.ip.IsValid() {
+		ev.IP, ev.Actor = c.ip.String(), "ip:"+c.ip.String()
+	}
+	c.srv.deps.Security.RecordSecurityEvent(ctx, ev)
+}
+
+func (c *socketSession) run() {
+	s := c.srv
+	ctx, cancel := context.WithCancel(s.baseCtx)
+	defer cancel()
+	code, reason := c.serve(ctx, cancel)
+	if code > 0 {
+		_ = c.conn.Close(code, reason)
+	} else {
+		_ = c.conn.CloseNow()
+	}
+}
+
+// serve runs the socket and returns the close code and reason (code 0:
+// the connection is already gone).
+func (c *socketSession) serve(ctx context.Context, cancel context.CancelFunc) (int, string) {
+	s := c.srv
+	hctx, hcancel := context.WithTimeout(ctx, s.limits.HelloTimeout)
+	raw, err := c.conn.Read(hctx)
+	hcancel()
+	if err != nil {
+		return c.readEnd(err)
+	}
+	var hello clientFrame
+	if json.Unmarshal(raw, &hello) != nil || hello.Type != "hello" || hello.Session != c.session || hello.LastSeq < 0 {
+		return closePolicy, "the first frame must be hello with the session of the URL"
+	}
+	var identity *chat.VerifiedIdentity
+	identityRefused := false
+	if hello.Identity != nil {
+		v, err := s.deps.Chat.VerifyIdentity(ctx, c.claims.Business, c.claims.Chatbot, *hello.Identity)
+		if err != nil {
+			identityRefused = true
+			c.securityEvent(ctx, porthole.SecBadSignature, "widget identity refused: "+porthole.ErrorMessage(err))
+		} else {
+			identity = &v
+		}
+	}
+	sess, err := s.deps.Chat.Join(ctx, c.claims.Business, c.claims.Chatbot, c.session, identity)
+	if err != nil {
+		s.logger.Error("widget: join failed", "err", err, "request_id", c.requestID)
+		return closeInternal, "unable to join the conversation"
+	}
+	c.sess = sess
+	sub, err := s.deps.Chat.Subscribe(ctx, sess)
+	if err != nil {
+		return closeTryAgain, "live updates unavailable"
+	}
+	defer sub.Close()
+	latest, err := s.deps.Chat.LatestSeq(ctx, sess)
+	if err != nil {
+		return closeInternal, "unable to read the conversation"
+	}
+	after := hello.LastSeq
+	if after > latest {
+		after = 0 // a tab from another conversation or a reset database: resend everything
+	}
+	history, err := s.deps.Chat.History(ctx, sess, after, welcomeHistory)
+	if err != nil {
+		return closeInternal, "unable to read the conversation"
+	}
+	online, _ := s.deps.Chat.Online(ctx, sess.OrgID, sess.ChatbotID)
+	ticket, exp := s.tickets.issue(c.claims.Business, c.claims.Chatbot, c.claims.Parent)
+	c.mu.Lock()
+	c.lastSent = after
+	if len(history) > 0 {
+		c.lastSent = history[len(history)-1].Seq
+	}
+	if history == nil {
+		history = []chat.Frame{}
+	}
+	err = c.write(ctx, welcomeFrame{Type: "welcome", ConversationID: sess.Conversation.ID, VisitorID: sess.Visitor.ID,
+		Seq: latest, History: history, Ticket: ticket, TicketExpiresAt: exp.UnixMilli(), Online: online, Identified: sess.Identified})
+	if err == nil {
+		err = c.catchUpLocked(ctx) // anything beyond the first page
+	}
+	c.mu.Unlock()
+	if err != nil {
+		return 0, ""
+	}
+	if identityRefused {
+		_ = c.write(ctx, errorFrame{Type: "error", Code: "identity_refused", Message: "the identity could not be verified; chatting anonymously"})
+	}
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var once sync.Once
+	// end closes the socket once, with a reason when there is one, which
+	// also ends the blocked Read; then it stops the helpers.
+	end := func(code int, reason string) {
+		once.Do(func() {
+			if code > 0 {
+				_ = c.conn.Close(code, reason)
+			}
+			cancel()
+		})
+	}
+	wg.Add(2)
+	go func() { defer wg.Done(); c.forward(ctx, sub, end) }()
+	go func() { defer wg.Done(); c.keepAlive(ctx, end) }()
+	end(c.readLoop(ctx))
+	return 0, ""
+}
+
+func (c *socketSession) readEnd(err error) (int, string) {
+	if closeCodeOf(err) == -1 && errors.Is(err, context.DeadlineExceeded) {
+		return closePolicy, "no hello in time"
+	}
+	return 0, ""
+}
+
+// catchUpLocked sends every stored frame after lastSent. c.mu is held.
+func (c *socketSession) catchUpLocked(ctx context.Context) error {
+	for {
+		frames, err := c.srv.deps.Chat.History(ctx, c.sess, c.lastSent, welcomeHistory)
+		if err != nil {
+			return err
+		}
+		for _, f := range frames {
+			if err := c.write(ctx, f); err != nil {
+				return err
+			}
+			c.lastSent = f.Seq
+		}
+		if len(frames) < welcomeHistory {
+			return nil
+		}
+	}
+}
+
+// forward relays live frames: stored ones in seq order exactly once (a gap
+// is filled from the store), live-only ones as they come. It also pushes a
+// fresh ticket now and then for the next reconnect.
+func (c *socketSession) forward(ctx context.Context, sub *pubsub.Subscription, end func(int, string)) {
+	refresh := time.NewTicker(c.srv.limits.TicketRefresh)
+	defer refresh.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-refresh.C:
+			t, exp := c.srv.tickets.issue(c.claims.Business, c.claims.Chatbot, c.claims.Parent)
+			if c.write(ctx, ticketFrame{Type: "ticket", Ticket: t, TicketExpiresAt: exp.UnixMilli()}) != nil {
+				end(0, "")
+				return
+			}
+		case raw, ok := <-sub.C():
+			if !ok {
+				end(closeTryAgain, "fell behind; reconnect to resume")
+				return
+			}
+			var f chat.Frame
+			if json.Unmarshal(raw, &f) != nil {
+				continue
+			}
+			if f.Type == chat.FrameTyping && f.Role == store.RoleVisitor {
+				continue // the visitor's own typing is for agents
+			}
+			c.mu.Lock()
+			var err error
+			switch {
+			case f.Seq == 0:
+				wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
+				err = c.conn.Write(wctx, raw)
+				cancel()
+			case f.Seq <= c.lastSent:
+				// already sent (history or catch-up)
+			case f.Seq == c.lastSent+1:
+				wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
+				err = c.conn.Write(wctx, raw)
+				cancel()
+				if err == nil {
+					c.lastSent = f.Seq
+				}
+			default:
+				err = c.catchUpLocked(ctx)
+			}
+			c.mu.Unlock()
+			if err != nil {
+				end(0, "")
+				return
+			}
+		}
+	}
+}
+
+func (c *socketSession) keepAlive(ctx context.Context, end func(int, string)) {
+	t := time.NewTicker(c.srv.limits.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, c.srv.limits.PongTimeout)
+			err := c.conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				end(0, "")
+				return
+			}
+		}
+	}
+}
+
+// readLoop handles client frames until the socket ends.
+func (c *socketSession) readLoop(ctx context.Context) (int, string) {
+	s := c.srv
+	for {
+		raw, err := c.conn.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil && s.baseCtx.Err() != nil {
+				return closeGoingAway, closeReasonStop
+			}
+			if closeCodeOf(err) == -1 && errors.Is(err, errBinaryFrame) {
+				return closePolicy, "text frames only"
+			}
+			return 0, ""
+		}
+		var f clientFrame
+		if err := json.Unmarshal(raw, &f); err != nil {
+			if c.write(ctx, errorFrame{Type: "error", Code: porthole.EINVALID, Message: "frame is not a JSON object"}) != nil {
+				return 0, ""
+			}
+			continue
+		}
+		if err := c.handle(ctx, f); err != nil {
+			return 0, ""
+		}
+	}
+}
+
+// handle answers one client frame; an error means the socket is gone.
+func (c *socketSession) handle(ctx context.Context, f clientFrame) error {
+	s := c.srv
+	chatSvc := s.deps.Chat
+	switch f.Type {
+	case "message":
+		d, err := s.deps.Limiter.Allow(ctx, "widget:msg:session:"+c.sess.OrgID+":"+c.session, s.limits.MessagesPerSession, 1)
+		if err != nil {
+			return c.write(ctx, errorFrame{Type: "error", Code: porthole.EUNAVAILABLE, Message: "try again later", ClientID: f.ClientID})
+		}
+		if !d.Allowed {
+			c.securityEvent(ctx, porthole.SecRateLimited, "too many widget messages for one session")
+			return c.write(ctx, errorFrame{Type: "error", Code: porthole.ERATELIMITED, Message: "too many messages; wait a moment", ClientID: f.ClientID})
+		}
+		frame, created, err := chatSvc.SendMessage(ctx, c.sess, f.ClientID, f.Text)
+		if err != nil && frame.Seq == 0 {
+			return c.writeError(ctx, err, f.ClientID)
+		}
+		if err != nil {
+			s.logger.Error("widget: after storing a message", "err", err, "request_id", c.requestID)
+		}
+		if !created {
+			// A retry: the stored message again (the widget drops a seq it has).
+			return c.write(ctx, frame)
+		}
+		return nil
+	case "cancel":
+		if err := chatSvc.Cancel(ctx, c.sess); err != nil {
+			return c.writeError(ctx, err, "")
+		}
+		return nil
+	case "form_submit":
+		res, err := chatSvc.SubmitForm(ctx, c.sess, f.FormID, f.Values)
+		if err != nil {
+			return c.writeError(ctx, err, "")
+		}
+		if res.Seq == 0 { // invalid: for this tab only
+			return c.write(ctx, res)
+		}
+		return nil
+	case "typing":
+		now := s.now()
+		if now.Sub(c.lastTyping) >= typingEvery {
+			c.lastTyping = now
+			chatSvc.Typing(ctx, c.sess)
+		}
+		return nil
+	case "hello":
+		return c.write(ctx, errorFrame{Type: "error", Code: porthole.EINVALID, Message: "hello was already received"})
+	}
+	return c.write(ctx, errorFrame{Type: "error", Code: porthole.EINVALID, Message: "unknown frame type"})
+}
+
+func (c *socketSession) writeError(ctx context.Context, err error, clientID string) error {
+	code := porthole.ErrorCode(err)
+	if code == porthole.EINTERNAL {
+		c.srv.logger.Error("widget: request failed", "err", err, "request_id", c.requestID)
+	}
+	return c.write(ctx, errorFrame{Type: "error", Code: code, Message: porthole.ErrorMessage(err), ClientID: clientID})
+}
