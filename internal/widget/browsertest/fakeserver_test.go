@@ -204,7 +204,7 @@ func (f *fakePorthole) serveWS(w http.ResponseWriter, r *http.Request) {
 		case "form_submit":
 			values, _ := msg["values"].(map[string]any)
 			formID, _ := msg["form_id"].(string)
-			if email, _ := values["email"].(string); !strings.Contains(email, "@") {
+			if email, _ := values["email"].(string); !strings.HasSuffix(email, "@example.com") {
 				f.mu.Lock()
 				s.send(map[string]any{"type": "form_result", "form_id": formID, "status": "invalid", "errors": map[string]string{"email": "server says: not an email"}})
 				f.mu.Unlock()
