@@ -34,6 +34,11 @@ func (a *App) buildHandler(ctx context.Context) error {
 		httpx.RateLimit(a.Limiter, apiLimitPerIP, httpx.ClientIPKey, a.Security),
 	))
 
+	// Widget (issue 7): frame page, visitor socket, loader and frame assets.
+	if err := a.mountWidget(mux); err != nil {
+		return err
+	}
+
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "porthole_http_requests_total", Help: "HTTP requests by method and status code.",
 	}, []string{"method", "code"})
