@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 
@@ -91,7 +92,10 @@ func LeafHash(e *Entry) tlog.Hash {
 // leafHasher computes leaf hashes without allocating: it keeps one buffer
 // that starts with RFC 6962's 0x00 leaf prefix, which is exactly what
 // tlog.RecordHash hashes.
-type leafHasher struct{ buf []byte }
+type leafHasher struct {
+	buf     []byte
+	payload bytes.Buffer // scratch for canonicalPayload
+}
 
 func (lh *leafHasher) hash(e *Entry) tlog.Hash {
 	lh.buf = EncodeLeaf(append(lh.buf[:0], 0x00), e)

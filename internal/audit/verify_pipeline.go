@@ -150,6 +150,7 @@ func (v *verifier) readChunks(stop <-chan struct{}, work, ordered chan<- *lineCh
 	lineNo := v.lineNo
 	for {
 		c := &lineChunk{lines: make([]pipeLine, 0, chunkLines), done: make(chan struct{})}
+		var buf []byte // the chunk's lines, back to back: one allocation, not one per line
 		last := false
 		for len(c.lines) < chunkLines {
 			raw, err := v.in.ReadSlice('\n')
@@ -161,7 +162,11 @@ func (v *verifier) readChunks(stop <-chan struct{}, work, ordered chan<- *lineCh
 			p := pipeLine{lineNo: lineNo}
 			p.fault, p.ioErr = readFault(err)
 			if p.fault == "" && p.ioErr == nil {
-				p.raw = append([]byte(nil), raw...)
+				if cap(buf)-len(buf) < len(raw) {
+					buf = make([]byte, 0, max(64<<10, len(raw)))
+				}
+				buf = append(buf, raw...)
+				p.raw = buf[len(buf)-len(raw) : len(buf) : len(buf)]
 			}
 			c.lines = append(c.lines, p)
 			if p.raw == nil {
