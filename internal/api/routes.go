@@ -24,5 +24,31 @@ func (s *Server) routes() []Route {
 		{"PUT", "/api/v1/settings", "settings:write", s.putSettings},
 
 		{"GET", "/api/v1/security-events", "security_events:read", s.listSecurityEvents},
+
+		// ---- accounts (issue 3; handlers in account_routes.go, logic in internal/auth) ----
+		{"POST", "/api/v1/auth/login", "", s.login},
+		{"POST", "/api/v1/auth/logout", "account:self", s.logout},
+		{"POST", "/api/v1/auth/token", "account:self", s.refreshToken},
+		{"POST", "/api/v1/auth/password", "account:self", s.changePassword},
+		{"POST", "/api/v1/auth/password-reset", "", s.requestPasswordReset},
+		{"POST", "/api/v1/auth/password-reset/confirm", "", s.confirmPasswordReset},
+		{"POST", "/api/v1/auth/invitations/accept", "", s.acceptInvitation},
+
+		{"GET", "/api/v1/me", "account:any", s.me},
+		{"GET", "/api/v1/sessions", "account:self", s.listSessions},
+		{"DELETE", "/api/v1/sessions/{id}", "account:self", s.revokeSession},
+
+		{"GET", "/api/v1/invitations", "members:read", s.listInvitations},
+		{"POST", "/api/v1/invitations", "members:write", s.invite},
+		{"GET", "/api/v1/members", "members:read", s.listMembers},
+		{"PATCH", "/api/v1/members/{user_id}", "members:write", s.updateMember},
+		{"DELETE", "/api/v1/members/{user_id}", "members:write", s.removeMember},
+		{"PUT", "/api/v1/chatbots/{id}/grants/{user_id}", "members:write", s.putChatbotGrant},
+		{"PUT", "/api/v1/chatbots/{id}/sharing", "chatbots:write", s.putConversationSharing},
+
+		{"GET", "/api/v1/api-keys", "api_keys:read", s.listAPIKeys},
+		{"POST", "/api/v1/api-keys", "api_keys:write", s.createAPIKey},
+		{"DELETE", "/api/v1/api-keys/{id}", "api_keys:write", s.revokeAPIKey},
+		// ---- end accounts ----
 	}
 }

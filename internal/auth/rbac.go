@@ -79,8 +79,12 @@ var Areas = []AreaRule{
 
 // PermSelf is the permission every signed-in person holds, whatever their
 // role or organization: it guards routes about the caller's own account
-// (me, sessions, password, logout). API keys do not hold it.
-const PermSelf = "self"
+// (sessions, password, logout). API keys do not hold it.
+const PermSelf = "account:self"
+
+// PermAny is held by every authenticated principal, person or API key
+// (GET /api/v1/me).
+const PermAny = "account:any"
 
 // areaRule returns the table row of an area.
 func areaRule(area string) (AreaRule, bool) {
@@ -222,8 +226,11 @@ func (p Principal) Access(area string) Access {
 // use the area at all (list the chatbots granted, say); what it may do with
 // one chatbot is ChatbotAccess.
 func (p Principal) Can(perm string) bool {
-	if perm == PermSelf {
+	switch perm {
+	case PermSelf:
 		return p.IsUser()
+	case PermAny:
+		return p.IsUser() || (p.Kind == KindAPIKey && p.APIKeyID != "")
 	}
 	area, need, ok := splitPermission(perm)
 	if !ok {
