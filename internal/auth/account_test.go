@@ -337,3 +337,42 @@ func TestMe(t *testing.T) {
 		t.Fatalf("Me = %+v, %v", me, err)
 	}
 }
+
+func TestAdminSetPasswordEndsSessions(t *testing.T) {
+	h := mustSQLiteHarness(t)
+	org := h.mustOrg(t, "Org")
+	h.mustMember(t, org.ID, "cli@example.com", porthole.RoleOwner)
+	res := h.mustLogin(t, "cli@example.com")
+	ctx := context.Background()
+	wantCode(t, h.svc.SetPassword(ctx, "nobody@example.com", "a-brand-new-passphrase"), porthole.ENOTFOUND)
+	if err := h.svc.SetPassword(ctx, "cli@example.com", "a-brand-new-passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.svc.Authenticate(ctx, Credentials{Cookie: res.Token})
+	wantCode(t, err, porthole.EUNAUTHORIZED)
+}
+
+func TestNewSMTPMailer(t *testing.T) {
+	tests := []struct {
+		name, url, addr string
+		ok              bool
+	}{
+		{"starttls default port", "smtp://u:p@mail.example.com?from=a@example.com", "mail.example.com:587", true},
+		{"smtps default port", "smtps://mail.example.com", "mail.example.com:465", true},
+		{"explicit port", "smtp://mail.example.com:2525", "mail.example.com:2525", true},
+		{"http refused", "http://mail.example.com", "", false},
+		{"bad from", "smtp://mail.example.com?from=not%20an%20address", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := NewSMTPMailer(tt.url)
+			if (err == nil) != tt.ok || (tt.ok && m.addr != tt.addr) {
+				t.Fatalf("NewSMTPMailer(%q) = %+v, %v", tt.url, m, err)
+			}
+		})
+	}
+	m, _ := NewSMTPMailer("smtp://mail.example.com")
+	if err := m.Send(context.Background(), "x@example.com\r\nBcc: evil@example.com", "s", "b"); err == nil {
+		t.Fatal("header injection in the recipient was sent")
+	}
+}

@@ -27,3 +27,20 @@ func (s *Service) CreateOwner(ctx context.Context, email, name, password, orgNam
 	}
 	return u, org, nil
 }
+
+// SetPassword sets a user's password by email, for the operator's CLI
+// (`porthole admin reset-password`), and ends every session of the account.
+func (s *Service) SetPassword(ctx context.Context, email, password string) error {
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	u, _, err := s.db.UserByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	if err := s.db.SetPasswordHash(ctx, u.ID, hash); err != nil {
+		return err
+	}
+	return s.endAllSessions(ctx, u.ID, "")
+}

@@ -2,12 +2,14 @@ package auth
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/mail"
 	"net/smtp"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Mailer sends one plain-text email.
@@ -19,23 +21,30 @@ type Mailer interface {
 // the server offers it; credentials are only sent over TLS or to localhost,
 // as net/smtp's PlainAuth requires).
 type SMTPMailer struct {
-	addr string
-	auth smtp.Auth
-	from string
+	addr     string
+	host     string
+	implicit bool // smtps: TLS from the first byte
+	auth     smtp.Auth
+	from     string
 }
 
-// NewSMTPMailer parses an SMTP URL: smtp://user:password@host:port?from=addr.
-// Without from, the sender is porthole@host.
+// NewSMTPMailer parses an SMTP URL: smtp://user:password@host:port?from=addr
+// (STARTTLS, default port 587) or smtps://... (TLS from the start, default
+// port 465). Without from, the sender is porthole@host.
 func NewSMTPMailer(rawURL string) (*SMTPMailer, error) {
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != "smtp" || u.Hostname() == "" {
-		return nil, fmt.Errorf("auth: SMTP URL must be smtp://[user:password@]host[:port][?from=address]")
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+		return nil, fmt.Errorf("auth: SMTP URL must be smtp[s]://[user:password@]host[:port][?from=address]")
 	}
 	port := u.Port()
-	if port == "" {
+	switch {
+	case port != "":
+	case u.Scheme == "smtps":
+		port = "465"
+	default:
 		port = "587"
 	}
-	m := &SMTPMailer{addr: net.JoinHostPort(u.Hostname(), port), from: u.Query().Get("from")}
+	m := &SMTPMailer{addr: net.JoinHostPort(u.Hostname(), port), host: u.Hostname(), implicit: u.Scheme == "smtps", from: u.Query().Get("from")}
 	if m.from == "" {
 		m.from = "porthole@" + u.Hostname()
 	}
@@ -58,8 +67,51 @@ func (m *SMTPMailer) Send(_ context.Context, to, subject, body string) error {
 	msg := "From: " + m.from + "\r\nTo: " + to + "\r\nSubject: " + subject +
 		"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
 		strings.ReplaceAll(body, "\n", "\r\n")
-	if err := smtp.SendMail(m.addr, m.auth, m.from, []string{to}, []byte(msg)); err != nil {
+	var err error
+	if m.implicit {
+		err = m.sendTLS(to, []byte(msg))
+	} else {
+		err = smtp.SendMail(m.addr, m.auth, m.from, []string{to}, []byte(msg))
+	}
+	if err != nil {
 		return fmt.Errorf("auth: unable to send mail via %s: %w", m.addr, err)
 	}
 	return nil
+}
+
+// sendTLS sends over a connection that is TLS from the start (smtps).
+func (m *SMTPMailer) sendTLS(to string, msg []byte) error {
+	dialer := &net.Dialer{Timeout: 30 * time.Second}
+	conn, err := tls.DialWithDialer(dialer, "tcp", m.addr, &tls.Config{ServerName: m.host, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		return err
+	}
+	c, err := smtp.NewClient(conn, m.host)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	defer c.Close()
+	if m.auth != nil {
+		if err := c.Auth(m.auth); err != nil {
+			return err
+		}
+	}
+	if err := c.Mail(m.from); err != nil {
+		return err
+	}
+	if err := c.Rcpt(to); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
 }
