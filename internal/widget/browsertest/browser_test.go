@@ -120,7 +120,18 @@ func (b *browser) console() []string {
 // 127.0.0.1) with an optional Content-Security-Policy, and returns its URL.
 func mustHostPage(tb testing.TB, csp, html string) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	return mustHostPageCSP(tb, "127.0.0.2:0", csp, html)
+}
+
+// mustHostPageOn serves html without a CSP on addr.
+func mustHostPageOn(tb testing.TB, addr, html string) string {
+	tb.Helper()
+	return mustHostPageCSP(tb, addr, "", html)
+}
+
+func mustHostPageCSP(tb testing.TB, addr, csp, html string) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
