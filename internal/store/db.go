@@ -88,11 +88,11 @@ func ParseURL(raw, dataDir string) (Target, error) {
 	case strings.HasPrefix(raw, "sqlite:"):
 		p := strings.TrimPrefix(raw, "sqlite:")
 		if p == "" {
-			return Target{}, errors.New("database URL sqlite: names no file")
+			return Target{}, errors.New("database URL sqlite:PATH names no file")
 		}
 		return Target{Dialect: SQLite, Path: p}, nil
 	}
-	return Target{}, errors.New("database URL must start with postgres://, postgresql:// or sqlite:")
+	return Target{}, errors.New("database URL must start with postgres://, postgresql:// or sqlite:PATH")
 }
 
 // Open opens (and with Options.Migrate, migrates) the database. Every error
