@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"encoding/json"
 	"strconv"
 	"unicode/utf16"
@@ -18,7 +17,10 @@ const entryLinePrefix = `{"type":"entry","seq":`
 // never accepts what decodeBundleLine would refuse, and for such a line
 // encoding/json reads the same values (the encoder's round trip is tested).
 // On false the caller decodes with decodeBundleLine, which names the fault.
-func parseEntryLineFast(raw []byte, dst *bundleLine, enc *[]byte) bool {
+//
+// raw is a string so that the fields are substrings of it, which costs no
+// allocation; the pipeline turns a whole chunk of lines into one string.
+func parseEntryLineFast(raw string, dst *bundleLine, enc *[]byte) bool {
 	p := fastParser{b: raw}
 	*dst = bundleLine{Type: lineEntry}
 	if !p.lit(entryLinePrefix) {
@@ -61,7 +63,7 @@ func parseEntryLineFast(raw []byte, dst *bundleLine, enc *[]byte) bool {
 		if !p.skipValue() {
 			return false
 		}
-		dst.Payload = raw[start:p.i:p.i]
+		dst.Payload = []byte(raw[start:p.i])
 		if !json.Valid(dst.Payload) {
 			return false
 		}
@@ -73,16 +75,16 @@ func parseEntryLineFast(raw []byte, dst *bundleLine, enc *[]byte) bool {
 		return false
 	}
 	*enc = appendLine((*enc)[:0], dst)
-	return bytes.Equal(*enc, raw)
+	return string(*enc) == raw
 }
 
 type fastParser struct {
-	b []byte
+	b string
 	i int
 }
 
 func (p *fastParser) lit(s string) bool {
-	if len(p.b)-p.i < len(s) || string(p.b[p.i:p.i+len(s)]) != s {
+	if len(p.b)-p.i < len(s) || p.b[p.i:p.i+len(s)] != s {
 		return false
 	}
 	p.i += len(s)
@@ -97,7 +99,7 @@ func (p *fastParser) int() (int64, bool) {
 	for p.i < len(p.b) && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
 		p.i++
 	}
-	n, err := strconv.ParseInt(string(p.b[start:p.i]), 10, 64)
+	n, err := strconv.ParseInt(p.b[start:p.i], 10, 64)
 	return n, err == nil
 }
 
@@ -113,7 +115,7 @@ func (p *fastParser) str() (string, bool) {
 		c := p.b[p.i]
 		switch {
 		case c == '"':
-			s := string(p.b[start:p.i])
+			s := p.b[start:p.i]
 			p.i++
 			return s, true
 		case c == '\\':
@@ -162,7 +164,7 @@ func (p *fastParser) strEscaped(start int) (string, bool) {
 			if p.i+6 > len(p.b) {
 				return "", false
 			}
-			r, err := strconv.ParseUint(string(p.b[p.i+2:p.i+6]), 16, 32)
+			r, err := strconv.ParseUint(p.b[p.i+2:p.i+6], 16, 32)
 			if err != nil || utf16.IsSurrogate(rune(r)) {
 				return "", false
 			}

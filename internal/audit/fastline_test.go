@@ -14,7 +14,7 @@ func sameAsSlowPath(tb testing.TB, raw []byte) bool {
 	tb.Helper()
 	var fast, slow bundleLine
 	var enc []byte
-	if !parseEntryLineFast(raw, &fast, &enc) {
+	if !parseEntryLineFast(string(raw), &fast, &enc) {
 		return false
 	}
 	if msg := decodeBundleLine(raw, &slow, &enc); msg != "" {
