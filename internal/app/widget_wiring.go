@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/porthole-chat/porthole/internal/chat"
+	"github.com/porthole-chat/porthole/internal/porthole"
 	"github.com/porthole-chat/porthole/internal/pubsub"
 	"github.com/porthole-chat/porthole/internal/widget"
 	"github.com/porthole-chat/porthole/internal/widget/assets"
@@ -43,6 +45,7 @@ func (a *App) mountWidget(mux *http.ServeMux) error {
 		DB: a.DB, Limiter: a.Limiter, Security: a.Security, Chat: chatSvc,
 		PublicURL: a.Config.PublicURL, TicketKey: key, Logger: a.Logger,
 		Assets: widget.Assets{Static: assets.Static(), Frame: assets.FrameTemplate(), AssetBase: assets.AssetBase},
+		Limits: widget.Limits{ConnectsPerIP: porthole.Limit{N: int64(a.Config.WidgetConnectsPerIP), Window: time.Minute}},
 	})
 	if err != nil {
 		return err

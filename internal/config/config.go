@@ -43,7 +43,10 @@ type Config struct {
 	MaxBodyBytes    int64          // request body cap
 	ShutdownTimeout time.Duration  // how long SIGTERM waits for requests to drain
 	SMTPURL         string         // smtp://user:pass@host:port for invitations and resets; "" shows links instead
-	ConfigFile      string         // where the file settings came from, if any
+	// WidgetConnectsPerIP is how many widget socket connects one client IP
+	// may make per minute (issue 7: raise it for load tests or big NATs).
+	WidgetConnectsPerIP int
+	ConfigFile          string // where the file settings came from, if any
 }
 
 // setting is one row of the settings table: its name gives the flag
@@ -186,6 +189,16 @@ var settings = []setting{
 			}
 		}
 		c.SMTPURL = v
+		return nil
+	}},
+	// Widget connect limit (issue 7 measurement): an operator setting for load
+	// tests and visitors behind one large NAT.
+	{name: "widget-connect-limit-per-ip", def: "30", usage: "widget socket connects allowed per client IP per minute", flagOK: true, apply: func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10_000_000 {
+			return errors.New("must be a whole number from 1 to 10000000")
+		}
+		c.WidgetConnectsPerIP = n
 		return nil
 	}},
 }
