@@ -93,7 +93,7 @@ func TestRedirectToMetadataRefused(t *testing.T) {
 			}))
 			defer srv.Close()
 			rec := &recorder{}
-			c := fetch.NewForTest(fetch.Options{Security: rec, Timeout: 5 * time.Second}, srv.Listener.Addr().String())
+			c := fetch.NewForTest(t, fetch.Options{Security: rec, Timeout: 5 * time.Second}, srv.Listener.Addr().String())
 			_, err := c.Get(context.Background(), orgID, srv.URL+"/start")
 			if !errors.Is(err, fetch.ErrRefused) {
 				t.Fatalf("err = %v; want the redirect target refused", err)
@@ -124,7 +124,7 @@ func TestRedirectsFollowedAndCapped(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	srvURL = srv.URL
-	c := fetch.NewForTest(fetch.Options{Timeout: 5 * time.Second}, srv.Listener.Addr().String())
+	c := fetch.NewForTest(t, fetch.Options{Timeout: 5 * time.Second}, srv.Listener.Addr().String())
 	resp, err := c.Get(context.Background(), "", srv.URL+"/hop/5")
 	if err != nil || string(resp.Body) != "arrived" || resp.URL.Path != "/hop/0" {
 		t.Fatalf("5 redirects: %v %+v", err, resp)
@@ -144,7 +144,7 @@ func TestSizeCap(t *testing.T) {
 		w.Write([]byte(big)) // no Content-Length honesty needed: the cap counts bytes
 	}))
 	defer srv.Close()
-	c := fetch.NewForTest(fetch.Options{MaxBytes: 1 << 20, Timeout: 5 * time.Second}, srv.Listener.Addr().String())
+	c := fetch.NewForTest(t, fetch.Options{MaxBytes: 1 << 20, Timeout: 5 * time.Second}, srv.Listener.Addr().String())
 	if _, err := c.Get(context.Background(), "", srv.URL+"/big"); !errors.Is(err, fetch.ErrTooLarge) || porthole.ErrorCode(err) != porthole.ETOOLARGE {
 		t.Fatalf("2 MiB with a 1 MiB cap: err = %v", err)
 	}
@@ -166,7 +166,7 @@ func TestTimeCap(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	c := fetch.NewForTest(fetch.Options{Timeout: 200 * time.Millisecond}, srv.Listener.Addr().String())
+	c := fetch.NewForTest(t, fetch.Options{Timeout: 200 * time.Millisecond}, srv.Listener.Addr().String())
 	start := time.Now()
 	_, err := c.Get(context.Background(), "", srv.URL)
 	if err == nil || porthole.ErrorCode(err) != porthole.EUNAVAILABLE {
@@ -183,7 +183,7 @@ func TestTestHookIsNarrow(t *testing.T) {
 	defer a.Close()
 	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("b")) }))
 	defer b.Close()
-	c := fetch.NewForTest(fetch.Options{Timeout: 5 * time.Second}, a.Listener.Addr().String())
+	c := fetch.NewForTest(t, fetch.Options{Timeout: 5 * time.Second}, a.Listener.Addr().String())
 	if resp, err := c.Get(context.Background(), "", a.URL); err != nil || string(resp.Body) != "a" {
 		t.Fatalf("allowed server: %v", err)
 	}
@@ -201,7 +201,7 @@ func TestPostRedirect303BecomesGet(t *testing.T) {
 		w.Write([]byte(r.Method))
 	}))
 	defer srv.Close()
-	c := fetch.NewForTest(fetch.Options{Timeout: 5 * time.Second}, srv.Listener.Addr().String())
+	c := fetch.NewForTest(t, fetch.Options{Timeout: 5 * time.Second}, srv.Listener.Addr().String())
 	resp, err := c.Do(context.Background(), fetch.Request{Method: http.MethodPost, URL: srv.URL + "/post", Body: []byte("{}")})
 	if err != nil || string(resp.Body) != "GET" {
 		t.Fatalf("303 after POST: %v %q", err, resp.Body)
