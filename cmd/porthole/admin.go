@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/porthole-chat/porthole/internal/api"
+	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/auth"
 	"github.com/porthole-chat/porthole/internal/config"
 	"github.com/porthole-chat/porthole/internal/porthole"
@@ -90,6 +92,7 @@ func adminCreateOwner(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	ctx = audit.WithActor(ctx, audit.Actor{Kind: audit.ActorSystem}, "porthole admin create-owner")
 	user, err := db.CreateUser(ctx, email, "", hash)
 	if err != nil {
 		return err
@@ -139,6 +142,7 @@ func adminCreateAPIKey(ctx context.Context, e env, args []string) error {
 	if _, err := db.Tenant(orgID).Organization(ctx); err != nil {
 		return fmt.Errorf("organization %s: %v", orgID, porthole.ErrorMessage(err))
 	}
+	ctx = audit.WithActor(ctx, audit.Actor{Kind: audit.ActorSystem}, "porthole admin create-api-key")
 	key, prefix, hash := auth.NewAPIKey(orgID)
 	k, err := db.Tenant(orgID).CreateAPIKey(ctx, porthole.APIKey{Name: name, Prefix: prefix, Scopes: list}, hash)
 	if err != nil {
@@ -182,10 +186,14 @@ func adminResetPassword(ctx context.Context, e env, args []string) error {
 	return printJSON(e.stdout, map[string]string{"user_id": user.ID, "status": "password reset"})
 }
 
-// resetPassword sets a new hash; it is a variable so the accounts package
-// can make it end the user's sessions too.
-var resetPassword = func(ctx context.Context, db *store.DB, userID, hash string) error {
-	return db.SetPasswordHash(ctx, userID, hash)
+// resetPassword sets a new hash and ends every session of the user, so a
+// stolen session dies with the old password.
+func resetPassword(ctx context.Context, db *store.DB, userID, hash string) error {
+	if err := db.SetPasswordHash(ctx, userID, hash); err != nil {
+		return err
+	}
+	_, err := db.RevokeUserSessions(ctx, userID, "", time.Now())
+	return err
 }
 
 func adminRotateMasterKey(ctx context.Context, e env, args []string) error {

@@ -36,7 +36,8 @@ Usage:
   porthole admin reset-password --email E             (new password on stdin)
   porthole admin rotate-master-key             re-wrap every data key under the first master key
   porthole audit export --org ID --out FILE [--since T --until T]
-  porthole audit verify FILE [--public-key KEY]
+  porthole audit verify FILE [--public-key KEY]   (offline; exit 0 only when it verifies)
+  porthole audit key                           print the verifier key buyers pin
   porthole version
 
 Every command that touches the store takes the same --data-dir / --database-url

@@ -25,6 +25,11 @@ func (s *Server) routes() []Route {
 
 		{"GET", "/api/v1/security-events", "security_events:read", s.listSecurityEvents},
 
+		// the Wake: export (owners), entries and conversation replay
+		{"GET", "/api/v1/audit/export", "audit_export:read", s.exportAudit},
+		{"GET", "/api/v1/audit/entries", "audit:read", s.listAuditEntries},
+		{"GET", "/api/v1/conversations/{id}/timeline", "audit:read", s.conversationTimeline},
+
 		// ---- accounts (issue 3; handlers in account_routes.go, logic in internal/auth) ----
 		{"POST", "/api/v1/auth/login", "", s.login},
 		{"POST", "/api/v1/auth/logout", "account:self", s.logout},

@@ -1,8 +1,11 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
+	"time"
 
+	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/httpx"
 	"github.com/porthole-chat/porthole/internal/porthole"
 	"github.com/porthole-chat/porthole/internal/store"
@@ -27,6 +30,7 @@ type Server struct {
 	authn    Authenticator
 	recorder porthole.SecurityRecorder
 	extra    []Route
+	audit    *AuditDeps
 }
 
 // NewServer returns the API server. extra routes (from other surfaces, such
@@ -75,7 +79,11 @@ func (s *Server) guard(rt Route) http.Handler {
 			s.event(r, p.OrgID(), porthole.SecAuthorizationFailed, "missing permission "+rt.Permission+" for "+rt.Method+" "+rt.Path, p.Actor())
 			return porthole.Errorf(porthole.EFORBIDDEN, "missing permission %s", rt.Permission)
 		}
-		return rt.Handler(w, r.WithContext(WithPrincipal(r.Context(), p)), p)
+		ctx := WithPrincipal(r.Context(), p)
+		// Every change the store makes for this request is recorded in the
+		// Wake as this principal's, with the route as the reason.
+		ctx = audit.WithActor(ctx, auditActor(p), rt.Method+" "+rt.Path)
+		return rt.Handler(w, r.WithContext(ctx), p)
 	})
 }
 
@@ -91,3 +99,9 @@ func (s *Server) event(r *http.Request, orgID, kind, detail, actor string) {
 
 // tenant returns the store handle bound to the caller's organization.
 func (s *Server) tenant(p Principal) *store.Tenant { return s.db.Tenant(p.OrgID()) }
+
+// noDeadline lifts a write deadline.
+var noDeadline time.Time
+
+// rawJSON embeds stored JSON as is in a response.
+func rawJSON(b []byte) json.RawMessage { return json.RawMessage(b) }

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/porthole-chat/porthole/internal/audit"
+	"github.com/porthole-chat/porthole/internal/auth"
 	"github.com/porthole-chat/porthole/internal/config"
 	"github.com/porthole-chat/porthole/internal/httpx"
 	"github.com/porthole-chat/porthole/internal/porthole"
@@ -55,6 +58,10 @@ type App struct {
 	Limiter  porthole.Limiter
 	Security *security.Recorder
 	Metrics  *prometheus.Registry
+	Accounts *auth.Service
+	// The Wake: the batching writer, the checkpoint signer and its key.
+	AuditLog     *audit.Log
+	Checkpointer *audit.Checkpointer
 
 	handler    http.Handler
 	services   []Service
@@ -89,6 +96,14 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 		mem := ratelimit.NewMemory()
 		a.Limiter = mem
 		a.services = append(a.services, mem)
+	}
+	if err := a.openAccounts(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.openAudit(); err != nil {
+		a.Close()
+		return nil, err
 	}
 	if err := a.buildHandler(ctx); err != nil {
 		a.Close()
@@ -145,6 +160,78 @@ func (a *App) openKeys(ctx context.Context) error {
 	}
 	a.Vault, err = secrets.NewVault(a.Keyring, dk)
 	return err
+}
+
+// openAccounts builds the one account service (sessions, tokens, keys)
+// shared by the API and the dashboard, and runs its background work.
+func (a *App) openAccounts(ctx context.Context) error {
+	key, err := auth.LoadOrCreateServerKey(filepath.Join(a.Config.DataDir, auth.ServerKeyFileName))
+	if err != nil {
+		return err
+	}
+	deps := auth.Deps{DB: a.DB, Limiter: a.Limiter, Recorder: a.Security, Logger: a.Logger}
+	if a.Config.SMTPURL != "" {
+		mailer, err := auth.NewSMTPMailer(a.Config.SMTPURL)
+		if err != nil {
+			return fmt.Errorf("invalid setting smtp-url: %v", err)
+		}
+		deps.Mailer = mailer
+	}
+	if a.Redis != nil {
+		deps.Revocations = auth.RedisRevocations{Client: a.Redis, Prefix: "porthole:revoked:"}
+	}
+	a.Accounts, err = auth.New(ctx, auth.Config{PublicURL: a.Config.PublicURL, ServerKey: key}, deps)
+	if err != nil {
+		return err
+	}
+	a.AddService(a.Accounts)
+	return nil
+}
+
+// openAudit loads the checkpoint signing key (kept apart from the
+// database) and adds the Wake's writer, checkpointer and payload retention
+// to the background services.
+func (a *App) openAudit() error {
+	key, err := audit.LoadOrCreateSigningKey(a.Config.AuditKeyFile)
+	if err != nil {
+		return err
+	}
+	a.AuditLog = audit.NewLog(a.DB.Audit(), audit.LogOptions{Logger: a.Logger})
+	a.Checkpointer = audit.NewCheckpointer(a.DB.Audit(), key, audit.CheckpointPolicy{})
+	a.AddService(a.AuditLog)
+	a.AddService(a.Checkpointer)
+	a.AddService(ServiceFunc(a.purgeAuditPayloads))
+	return nil
+}
+
+// purgeAuditPayloads runs retention over the Wake hourly: each
+// organization's payloads older than its window become commitments.
+func (a *App) purgeAuditPayloads(ctx context.Context) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		ids, err := a.DB.OrganizationIDs(ctx)
+		if err != nil && ctx.Err() == nil {
+			a.Logger.Warn("audit retention: cannot list organizations", "err", err)
+		}
+		for _, id := range ids {
+			settings, err := a.DB.Tenant(id).Settings(ctx)
+			if err != nil {
+				continue
+			}
+			n, err := audit.PurgeExpiredPayloads(ctx, a.DB.Audit(), settings, time.Now())
+			if err != nil && ctx.Err() == nil {
+				a.Logger.Warn("audit retention: purge failed", "org", id, "err", err)
+			} else if n > 0 {
+				a.Logger.Info("audit retention: payloads purged", "org", id, "entries", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 func (a *App) openRedis(ctx context.Context) error {

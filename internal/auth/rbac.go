@@ -59,6 +59,7 @@ var (
 	ownerWrite = map[porthole.Role]Access{porthole.RoleOwner: WriteAccess, porthole.RoleAdmin: ReadAccess, porthole.RoleAgent: ReadAccess, porthole.RoleViewer: ReadAccess}
 	adminsOnly = map[porthole.Role]Access{porthole.RoleOwner: WriteAccess, porthole.RoleAdmin: WriteAccess}
 	adminsRead = map[porthole.Role]Access{porthole.RoleOwner: ReadAccess, porthole.RoleAdmin: ReadAccess}
+	ownersRead = map[porthole.Role]Access{porthole.RoleOwner: ReadAccess}
 )
 
 // Areas is the one table of permissions: every "area:read"/"area:write"
@@ -74,6 +75,8 @@ var Areas = []AreaRule{
 	{Area: "security_events", Roles: adminsRead},
 	{Area: "conversations", Roles: allWrite, PerChatbot: true},
 	{Area: "audit", Roles: adminsRead},
+	// Exporting the audit log hands out every payload: owners only.
+	{Area: "audit_export", Roles: ownersRead},
 	{Area: "knowledge", Roles: adminWrite, PerChatbot: true},
 }
 

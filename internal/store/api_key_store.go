@@ -36,7 +36,7 @@ func (t *Tenant) CreateAPIKey(ctx context.Context, k porthole.APIKey, secretHash
 		case err != nil:
 			return fmt.Errorf("store: unable to create API key: %w", err)
 		}
-		return nil
+		return t.record(ctx, tx, "api_key.create", "api_key:"+k.ID, map[string]any{"name": k.Name, "prefix": k.Prefix, "scopes": k.Scopes})
 	})
 	return k, err
 }
@@ -115,6 +115,9 @@ func (t *Tenant) RevokeAPIKey(ctx context.Context, id string) error {
 		if err != nil {
 			return fmt.Errorf("store: unable to revoke API key: %w", err)
 		}
-		return expectOne(res, "API key")
+		if err := expectOne(res, "API key"); err != nil {
+			return err
+		}
+		return t.record(ctx, tx, "api_key.revoke", "api_key:"+id, nil)
 	})
 }

@@ -26,7 +26,7 @@ func (t *Tenant) CreateChatbot(ctx context.Context, name string) (porthole.Chatb
 			}
 			return fmt.Errorf("store: unable to create chatbot: %w", err)
 		}
-		return nil
+		return t.record(ctx, tx, "chatbot.create", "chatbot:"+c.ID, map[string]string{"name": c.Name})
 	})
 	return c, err
 }
@@ -103,6 +103,9 @@ func (t *Tenant) RenameChatbot(ctx context.Context, id, name string) (porthole.C
 		if err := expectOne(res, "chatbot"); err != nil {
 			return err
 		}
+		if err := t.record(ctx, tx, "chatbot.rename", "chatbot:"+id, map[string]string{"name": name}); err != nil {
+			return err
+		}
 		c, err = scanChatbot(tx.queryRow(ctx, `SELECT `+chatbotColumns+` FROM chatbots WHERE org_id = ? AND id = ?`, t.orgID, id))
 		return err
 	})
@@ -119,6 +122,9 @@ func (t *Tenant) DeleteChatbot(ctx context.Context, id string) error {
 		if err != nil {
 			return fmt.Errorf("store: unable to delete chatbot: %w", err)
 		}
-		return expectOne(res, "chatbot")
+		if err := expectOne(res, "chatbot"); err != nil {
+			return err
+		}
+		return t.record(ctx, tx, "chatbot.delete", "chatbot:"+id, nil)
 	})
 }

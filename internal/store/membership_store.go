@@ -29,7 +29,7 @@ func (t *Tenant) AddMember(ctx context.Context, userID string, role porthole.Rol
 		case err != nil:
 			return fmt.Errorf("store: unable to add member: %w", err)
 		}
-		return nil
+		return t.record(ctx, tx, "member.add", "user:"+userID, map[string]string{"role": string(role)})
 	})
 	return m, err
 }
@@ -81,7 +81,10 @@ func (t *Tenant) SetMemberRole(ctx context.Context, userID string, role porthole
 		if err != nil {
 			return fmt.Errorf("store: unable to set role: %w", err)
 		}
-		return expectOne(res, "member")
+		if err := expectOne(res, "member"); err != nil {
+			return err
+		}
+		return t.record(ctx, tx, "member.role", "user:"+userID, map[string]string{"role": string(role)})
 	})
 }
 
@@ -95,7 +98,10 @@ func (t *Tenant) RemoveMember(ctx context.Context, userID string) error {
 		if err != nil {
 			return fmt.Errorf("store: unable to remove member: %w", err)
 		}
-		return expectOne(res, "member")
+		if err := expectOne(res, "member"); err != nil {
+			return err
+		}
+		return t.record(ctx, tx, "member.remove", "user:"+userID, nil)
 	})
 }
 

@@ -36,7 +36,10 @@ func (db *DB) CreateOrganization(ctx context.Context, name string) (porthole.Org
 			org.ID, org.Name, millis(org.CreatedAt)); err != nil {
 			return fmt.Errorf("store: unable to create organization: %w", err)
 		}
-		return putSettings(ctx, tx, porthole.DefaultSettings(org.ID), db.now())
+		if err := putSettings(ctx, tx, porthole.DefaultSettings(org.ID), db.now()); err != nil {
+			return err
+		}
+		return db.Tenant(org.ID).record(ctx, tx, "organization.create", "organization:"+org.ID, map[string]string{"name": org.Name})
 	})
 	return org, err
 }
@@ -71,7 +74,10 @@ func (t *Tenant) RenameOrganization(ctx context.Context, name string) error {
 		if err != nil {
 			return fmt.Errorf("store: unable to rename organization: %w", err)
 		}
-		return expectOne(res, "organization")
+		if err := expectOne(res, "organization"); err != nil {
+			return err
+		}
+		return t.record(ctx, tx, "organization.rename", "organization:"+t.orgID, map[string]string{"name": name})
 	})
 }
 

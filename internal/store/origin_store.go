@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/porthole-chat/porthole/internal/porthole"
@@ -27,7 +29,7 @@ func (t *Tenant) AddOrigin(ctx context.Context, raw string) (porthole.AllowedOri
 		case err != nil:
 			return fmt.Errorf("store: unable to add origin: %w", err)
 		}
-		return nil
+		return t.record(ctx, tx, "origin.add", "origin:"+o.Origin, map[string]any{"id": o.ID, "pattern": o.Pattern})
 	})
 	return o, err
 }
@@ -61,11 +63,18 @@ func (t *Tenant) RemoveOrigin(ctx context.Context, id string) error {
 		return notFound("origin")
 	}
 	return t.tx(ctx, func(tx *Tx) error {
-		res, err := tx.exec(ctx, `DELETE FROM allowed_origins WHERE org_id = ? AND id = ?`, t.orgID, id)
+		var origin string
+		err := tx.queryRow(ctx, `SELECT origin FROM allowed_origins WHERE org_id = ? AND id = ?`, t.orgID, id).Scan(&origin)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("origin")
+		}
 		if err != nil {
 			return fmt.Errorf("store: unable to remove origin: %w", err)
 		}
-		return expectOne(res, "origin")
+		if _, err := tx.exec(ctx, `DELETE FROM allowed_origins WHERE org_id = ? AND id = ?`, t.orgID, id); err != nil {
+			return fmt.Errorf("store: unable to remove origin: %w", err)
+		}
+		return t.record(ctx, tx, "origin.remove", "origin:"+origin, map[string]string{"id": id})
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/porthole"
 )
 
@@ -31,7 +32,18 @@ func (db *DB) InsertSecurityEvent(ctx context.Context, ev porthole.SecurityEvent
 		if err != nil {
 			return fmt.Errorf("store: unable to record security event: %w", err)
 		}
-		return nil
+		logID := audit.SystemOrgID
+		if s, ok := org.(string); ok {
+			logID = s
+		}
+		kind := audit.ActorSystem
+		return recordAudit(ctx, tx, logID, db.now(), audit.Entry{
+			Actor:   audit.Actor{Kind: kind},
+			Action:  audit.ActionSecurityPrefix + ev.Kind,
+			Target:  ev.Actor,
+			Reason:  ev.Detail,
+			Payload: audit.Payload(map[string]any{"event_id": ev.ID, "ip": ev.IP, "request_id": ev.RequestID, "data": ev.Data}),
+		})
 	}
 	if porthole.ValidID(ev.OrgID) {
 		err := db.Tenant(ev.OrgID).tx(ctx, func(tx *Tx) error { return insert(tx, ev.OrgID) })

@@ -50,7 +50,10 @@ func (t *Tenant) UpdateSettings(ctx context.Context, s porthole.Settings) (porth
 		if exists == 0 {
 			return notFound("organization")
 		}
-		return putSettings(ctx, tx, s, now)
+		if err := putSettings(ctx, tx, s, now); err != nil {
+			return err
+		}
+		return t.record(ctx, tx, "settings.update", "organization:"+t.orgID, s)
 	})
 	if err != nil {
 		return porthole.Settings{}, err
