@@ -1,0 +1,50 @@
+package dashboard
+
+import "net/http"
+
+// routes is the one table of the dashboard. Pages are GET; every change is
+// a POST form (behind CrossOriginProtection). The permission in member(...)
+// is the least a page needs; actions on one chatbot or member check more.
+func (d *Dashboard) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+staticPrefix+"{file}", d.serveStatic)
+
+	mux.HandleFunc("GET /app/sign-in", d.signInPage)
+	mux.HandleFunc("POST /app/sign-in", d.signIn)
+	mux.HandleFunc("POST /app/sign-out", d.signOut)
+	mux.HandleFunc("GET /app/password-reset", d.passwordResetPage)
+	mux.HandleFunc("POST /app/password-reset/request", d.requestPasswordReset)
+	mux.HandleFunc("POST /app/password-reset", d.confirmPasswordReset)
+	mux.HandleFunc("GET /app/invitations/accept", d.invitationPage)
+	mux.HandleFunc("POST /app/invitations/accept", d.acceptInvitation)
+
+	mux.HandleFunc("GET /app/{$}", d.member("", d.overview))
+	mux.HandleFunc("POST /app/organization/switch", d.member("", d.switchOrganization))
+
+	mux.HandleFunc("GET /app/chatbots", d.member("chatbots:read", d.chatbots))
+	mux.HandleFunc("POST /app/chatbots", d.member("chatbots:write", d.createChatbot))
+	mux.HandleFunc("GET /app/chatbots/{id}", d.member("chatbots:read", d.chatbot))
+	mux.HandleFunc("POST /app/chatbots/{id}/rename", d.member("chatbots:write", d.renameChatbot))
+	mux.HandleFunc("POST /app/chatbots/{id}/appearance", d.member("chatbots:write", d.saveAppearance))
+	mux.HandleFunc("POST /app/chatbots/{id}/delete", d.member("chatbots:write", d.deleteChatbot))
+
+	mux.HandleFunc("GET /app/origins", d.member("origins:read", d.origins))
+	mux.HandleFunc("POST /app/origins", d.member("origins:write", d.addOrigin))
+	mux.HandleFunc("POST /app/origins/{id}/delete", d.member("origins:write", d.removeOrigin))
+
+	mux.HandleFunc("GET /app/team", d.member("members:read", d.team))
+	mux.HandleFunc("POST /app/team/invitations", d.member("members:write", d.invite))
+	mux.HandleFunc("POST /app/team/members/{id}/role", d.member("members:write", d.changeRole))
+	mux.HandleFunc("POST /app/team/members/{id}/remove", d.member("members:write", d.removeMember))
+	mux.HandleFunc("POST /app/team/members/{id}/grants", d.member("members:write", d.setGrant))
+
+	mux.HandleFunc("GET /app/api-keys", d.member("api_keys:read", d.apiKeys))
+	mux.HandleFunc("POST /app/api-keys", d.member("api_keys:write", d.createAPIKey))
+	mux.HandleFunc("POST /app/api-keys/{id}/revoke", d.member("api_keys:write", d.revokeAPIKey))
+
+	mux.HandleFunc("GET /app/sessions", d.member("", d.sessions))
+	mux.HandleFunc("POST /app/sessions/{id}/revoke", d.member("", d.revokeSession))
+
+	mux.HandleFunc("GET /app/security-events", d.member("security_events:read", d.securityEvents))
+
+	mux.HandleFunc("/app/", d.notFound)
+}
