@@ -1,0 +1,323 @@
+package llm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openai/openai-go"
+	"github.com/openai/openai-go/option"
+	"github.com/openai/openai-go/packages/ssestream"
+	"github.com/openai/openai-go/shared"
+)
+
+// openAIDefaultBaseURL is OpenAI's own API, used when BaseURL is empty.
+const openAIDefaultBaseURL = "https://api.openai.com/v1/"
+
+// newOpenAIAdapter returns a factory of adapters for one chatbot; the key is
+// bound per Stream.
+//
+// The chat completion service is built directly rather than through
+// openai.NewClient, whose defaults read OPENAI_API_KEY and OPENAI_BASE_URL
+// from the environment: a tenant without a key must never borrow the
+// operator's.
+func newOpenAIAdapter(cfg Config) func(key string) adapter {
+	base := cfg.BaseURL
+	if base == "" {
+		base = openAIDefaultBaseURL
+	}
+	opts := []option.RequestOption{
+		option.WithBaseURL(base),
+		option.WithHTTPClient(cfg.HTTPClient),
+		option.WithMaxRetries(0), // retries are ours: before the first token only
+		option.WithHeaderDel("authorization"),
+	}
+	if cfg.Kind == KindAzureOpenAI && cfg.APIVersion != "" {
+		opts = append(opts, option.WithQuery("api-version", cfg.APIVersion))
+	}
+	// Clip so the SDK's append on every request never writes into a
+	// backing array shared by concurrent streams.
+	svc := openai.NewChatCompletionService(slices.Clip(opts)...)
+	// OpenAI's newer models take max_completion_tokens and refuse max_tokens;
+	// the compatible servers (and older Azure API versions) know max_tokens.
+	useMaxCompletion := cfg.BaseURL == ""
+	return func(key string) adapter {
+		a := &openAIAdapter{svc: svc, useMaxCompletion: useMaxCompletion}
+		if key != "" {
+			if cfg.Kind == KindAzureOpenAI {
+				a.keyOpt = option.WithHeader("api-key", key)
+			} else {
+				a.keyOpt = option.WithAPIKey(key)
+			}
+		}
+		return a
+	}
+}
+
+type openAIAdapter struct {
+	svc              openai.ChatCompletionService
+	keyOpt           option.RequestOption
+	useMaxCompletion bool
+}
+
+func (a *openAIAdapter) open(ctx context.Context, req Request) (attempt, error) {
+	params, err := a.params(req)
+	if err != nil {
+		return nil, err
+	}
+	var opts []option.RequestOption
+	if a.keyOpt != nil {
+		opts = append(opts, a.keyOpt)
+	}
+	s := a.svc.NewStreaming(ctx, params, opts...)
+	if err := s.Err(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &openAIAttempt{stream: s, calls: make(map[int64]*toolCallBuilder)}, nil
+}
+
+func (a *openAIAdapter) params(req Request) (openai.ChatCompletionNewParams, error) {
+	p := openai.ChatCompletionNewParams{
+		Model:         shared.ChatModel(req.Model),
+		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
+	}
+	if system := systemWithKnowledge(req.System, req.Passages); system != "" {
+		p.Messages = append(p.Messages, openai.SystemMessage(system))
+	}
+	for _, m := range req.Messages {
+		switch m.Role {
+		case RoleUser:
+			p.Messages = append(p.Messages, openai.UserMessage(m.Text))
+		case RoleAssistant:
+			msg := openai.ChatCompletionAssistantMessageParam{}
+			if m.Text != "" {
+				msg.Content.OfString = openai.String(m.Text)
+			}
+			for _, c := range m.ToolCalls {
+				msg.ToolCalls = append(msg.ToolCalls, openai.ChatCompletionMessageToolCallParam{
+					ID: c.ID,
+					Function: openai.ChatCompletionMessageToolCallFunctionParam{
+						Name:      c.Name,
+						Arguments: string(argumentsOrEmpty(c.Arguments)),
+					},
+				})
+			}
+			p.Messages = append(p.Messages, openai.ChatCompletionMessageParamUnion{OfAssistant: &msg})
+		case RoleTool:
+			p.Messages = append(p.Messages, openai.ToolMessage(m.Text, m.ToolCallID))
+		default:
+			return p, &Error{Kind: ErrConfig, Err: fmt.Errorf("unknown message role %q", m.Role)}
+		}
+	}
+	for _, t := range req.Tools {
+		schema, err := schemaObject(t.Parameters)
+		if err != nil {
+			return p, &Error{Kind: ErrConfig, Err: fmt.Errorf("tool %q: %w", t.Name, err)}
+		}
+		fn := shared.FunctionDefinitionParam{Name: t.Name, Parameters: shared.FunctionParameters(schema)}
+		if t.Description != "" {
+			fn.Description = openai.String(t.Description)
+		}
+		p.Tools = append(p.Tools, openai.ChatCompletionToolParam{Function: fn})
+	}
+	if req.Temperature != nil {
+		p.Temperature = openai.Float(*req.Temperature)
+	}
+	if a.useMaxCompletion {
+		p.MaxCompletionTokens = openai.Int(int64(req.MaxTokens))
+	} else {
+		p.MaxTokens = openai.Int(int64(req.MaxTokens))
+	}
+	return p, nil
+}
+
+func (a *openAIAdapter) classify(err error) failure {
+	var cfgErr *Error
+	if errors.As(err, &cfgErr) {
+		return failure{kind: cfgErr.Kind, err: cfgErr.Err}
+	}
+	var apiErr *openai.Error
+	if errors.As(err, &apiErr) && apiErr.StatusCode != 0 {
+		kind, retryable := classifyStatus(apiErr.StatusCode)
+		f := failure{kind: kind, status: apiErr.StatusCode, retryable: retryable, err: upstreamError(apiErr.StatusCode, apiErr.Message)}
+		if apiErr.Response != nil {
+			f.retryAfter = retryAfter(apiErr.Response.Header)
+		}
+		return f
+	}
+	if err != nil && strings.HasPrefix(err.Error(), "received error while streaming") {
+		// An {"error":…} object inside a 200 stream: the server gave up.
+		return failure{kind: ErrUpstream, err: err}
+	}
+	return classifyTransportError(err)
+}
+
+// upstreamError keeps the upstream's own message for the logs; it never
+// includes request headers, so never the key.
+func upstreamError(status int, message string) error {
+	if status < 400 {
+		return fmt.Errorf("upstream sent an error event: %s", message)
+	}
+	if message == "" {
+		return fmt.Errorf("upstream answered %d %s", status, http.StatusText(status))
+	}
+	return fmt.Errorf("upstream answered %d %s: %s", status, http.StatusText(status), message)
+}
+
+// retryAfter reads retry-after-ms or Retry-After (seconds or an HTTP date).
+func retryAfter(h http.Header) time.Duration {
+	if v := h.Get("Retry-After-Ms"); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
+			return time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+type toolCallBuilder struct {
+	id, name string
+	args     strings.Builder
+}
+
+type openAIAttempt struct {
+	stream *ssestream.Stream[openai.ChatCompletionChunk]
+	calls  map[int64]*toolCallBuilder
+	queue  []Event
+	finish string
+	usage  Usage
+}
+
+func (a *openAIAttempt) close() { a.stream.Close() }
+
+func (a *openAIAttempt) next() (Event, bool, error) {
+	if len(a.queue) > 0 {
+		ev := a.queue[0]
+		a.queue = a.queue[1:]
+		return ev, false, nil
+	}
+	if !a.stream.Next() {
+		if err := a.stream.Err(); err != nil {
+			return Event{}, false, err
+		}
+		if a.finish == "" {
+			return Event{}, false, errTruncated
+		}
+		a.queue = append(a.queue,
+			Event{Kind: EventUsage, Usage: a.usage},
+			Event{Kind: EventDone, StopReason: openAIStopReason(a.finish)})
+		return Event{}, false, nil
+	}
+	chunk := a.stream.Current()
+	if u := chunk.Usage; u.PromptTokens != 0 || u.CompletionTokens != 0 {
+		a.usage = Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}
+	}
+	output := false
+	for _, choice := range chunk.Choices {
+		if choice.Index != 0 {
+			continue // n is always 1; ignore anything else
+		}
+		d := choice.Delta
+		if d.Content != "" {
+			output = true
+			a.queue = append(a.queue, Event{Kind: EventText, Text: d.Content})
+		}
+		if d.Refusal != "" {
+			output = true
+			a.queue = append(a.queue, Event{Kind: EventText, Text: d.Refusal})
+		}
+		for _, tc := range d.ToolCalls {
+			output = true
+			b := a.calls[tc.Index]
+			if b == nil {
+				b = &toolCallBuilder{}
+				a.calls[tc.Index] = b
+			}
+			if tc.ID != "" {
+				b.id = tc.ID
+			}
+			if tc.Function.Name != "" && b.name == "" {
+				b.name = tc.Function.Name
+			}
+			b.args.WriteString(tc.Function.Arguments)
+		}
+		if choice.FinishReason != "" && a.finish == "" {
+			a.finish = choice.FinishReason
+			a.queue = append(a.queue, a.toolCallEvents()...)
+		}
+	}
+	return Event{}, output, nil
+}
+
+// toolCallEvents returns the assembled tool calls in index order.
+func (a *openAIAttempt) toolCallEvents() []Event {
+	indexes := make([]int64, 0, len(a.calls))
+	for i := range a.calls {
+		indexes = append(indexes, i)
+	}
+	sort.Slice(indexes, func(i, j int) bool { return indexes[i] < indexes[j] })
+	events := make([]Event, 0, len(indexes))
+	for _, i := range indexes {
+		b := a.calls[i]
+		events = append(events, Event{Kind: EventToolCall, ToolCall: ToolCall{
+			ID: b.id, Name: b.name, Arguments: argumentsOrEmpty(json.RawMessage(b.args.String())),
+		}})
+	}
+	clear(a.calls)
+	return events
+}
+
+func openAIStopReason(finish string) StopReason {
+	switch finish {
+	case "stop":
+		return StopEnd
+	case "length":
+		return StopMaxTokens
+	case "tool_calls", "function_call":
+		return StopToolUse
+	case "content_filter":
+		return StopRefusal
+	}
+	return StopOther
+}
+
+// argumentsOrEmpty turns empty tool arguments into {}, which both APIs
+// accept and every JSON schema for "no arguments" allows.
+func argumentsOrEmpty(args json.RawMessage) json.RawMessage {
+	if len(strings.TrimSpace(string(args))) == 0 {
+		return json.RawMessage("{}")
+	}
+	return args
+}
+
+// schemaObject decodes a tool's JSON schema; empty means an object without
+// properties.
+func schemaObject(raw json.RawMessage) (map[string]any, error) {
+	if len(strings.TrimSpace(string(raw))) == 0 {
+		return map[string]any{"type": "object", "properties": map[string]any{}}, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("parameters are not a JSON object: %w", err)
+	}
+	return m, nil
+}
