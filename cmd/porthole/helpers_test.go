@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"strings"
+	"time"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -54,4 +57,16 @@ func mustSealSomething(tb testing.TB, dir string) {
 	if _, err := v.Seal(ctx, org.ID, []byte("provider key")); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
+func newJSONRequest(method, url, key, body string) (*http.Request, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	return req, nil
 }
