@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"strings"
-	"time"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/porthole-chat/porthole/internal/secrets"
 	"github.com/porthole-chat/porthole/internal/store"
