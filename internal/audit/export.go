@@ -130,7 +130,6 @@ func Export(ctx context.Context, store Store, cp *Checkpointer, req ExportReques
 	if err != nil {
 		return ExportResult{}, fmt.Errorf("audit: unable to read checkpoints: %w", err)
 	}
-	var lh leafHasher
 	for start := first; start < end; start += exportPage {
 		entries, err := store.ReadEntries(ctx, req.OrgID, start, min(start+exportPage, end))
 		if err != nil {
@@ -139,9 +138,20 @@ func Export(ctx context.Context, store Store, cp *Checkpointer, req ExportReques
 		if len(entries) != int(min(start+exportPage, end)-start) {
 			return ExportResult{}, fmt.Errorf("audit: log %q is missing entries after %d", req.OrgID, start)
 		}
+		// The leaf hash written is the one stored when the entry was
+		// appended, not one recomputed from the row: an entry edited in the
+		// database then fails verification by name.
+		leafIndexes := make([]int64, len(entries))
+		for i := range entries {
+			leafIndexes[i] = tlog.StoredHashIndex(0, entries[i].Seq)
+		}
+		storedLeaves, err := store.ReadHashes(ctx, req.OrgID, leafIndexes)
+		if err != nil {
+			return ExportResult{}, fmt.Errorf("audit: unable to read the leaf hashes from %d: %w", start, err)
+		}
 		for i := range entries {
 			e := &entries[i]
-			entryLine(&line, e, lh.hash(e))
+			entryLine(&line, e, storedLeaves[i])
 			if err := writeLine(&line); err != nil {
 				return ExportResult{}, err
 			}

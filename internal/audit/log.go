@@ -162,7 +162,12 @@ func (l *Log) gather(first *appendRequest) []*appendRequest {
 // commit writes the requests' entries in one transaction and answers them.
 func (l *Log) commit(ctx context.Context, reqs []*appendRequest) {
 	err := l.tryCommit(ctx, reqs)
-	for attempt := 0; attempt < 3 && porthole.IsCode(err, porthole.ECONFLICT); attempt++ {
+	// Changes recorded in their own transactions move the heads too; under
+	// that contention a batch may lose the race several times in a row.
+	for attempt := 0; attempt < 50 && porthole.IsCode(err, porthole.ECONFLICT); attempt++ {
+		if attempt > 2 {
+			time.Sleep(time.Duration(attempt) * time.Millisecond)
+		}
 		err = l.tryCommit(ctx, reqs) // the conflicting heads were dropped: reload and retry
 	}
 	if err != nil {
