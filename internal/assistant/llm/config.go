@@ -48,18 +48,20 @@ type Policy struct {
 	MaxRetryAfter time.Duration
 }
 
-// DefaultPolicy is the policy used for zero fields.
-var DefaultPolicy = Policy{
-	FirstTokenTimeout: 30 * time.Second,
-	IdleTimeout:       20 * time.Second,
-	MaxAttempts:       3,
-	BaseDelay:         250 * time.Millisecond,
-	MaxDelay:          2 * time.Second,
-	MaxRetryAfter:     5 * time.Second,
+// DefaultPolicy returns the policy used for zero fields.
+func DefaultPolicy() Policy {
+	return Policy{
+		FirstTokenTimeout: 30 * time.Second,
+		IdleTimeout:       20 * time.Second,
+		MaxAttempts:       3,
+		BaseDelay:         250 * time.Millisecond,
+		MaxDelay:          2 * time.Second,
+		MaxRetryAfter:     5 * time.Second,
+	}
 }
 
 func (p Policy) withDefaults() Policy {
-	d := DefaultPolicy
+	d := DefaultPolicy()
 	if p.FirstTokenTimeout > 0 {
 		d.FirstTokenTimeout = p.FirstTokenTimeout
 	}
