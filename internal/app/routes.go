@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/porthole-chat/porthole/internal/api"
+	"github.com/porthole-chat/porthole/internal/dashboard"
 	"github.com/porthole-chat/porthole/internal/httpx"
 	"github.com/porthole-chat/porthole/internal/porthole"
 )
@@ -38,6 +39,18 @@ func (a *App) buildHandler(ctx context.Context) error {
 	if err := a.mountWidget(mux); err != nil {
 		return err
 	}
+
+	// ---- dashboard (issue 3): server-rendered pages under /app/; GET / redirects there ----
+	dash, err := dashboard.New(dashboard.Deps{
+		DB: a.DB, Auth: a.Accounts, Security: a.Security, Limiter: a.Limiter,
+		PublicURL: a.Config.PublicURL, Logger: a.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	mux.Handle(dashboard.BasePath, dash.Handler())
+	mux.HandleFunc("GET /{$}", dashboard.RedirectRoot)
+	// ---- end dashboard ----
 
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "porthole_http_requests_total", Help: "HTTP requests by method and status code.",
