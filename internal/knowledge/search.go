@@ -83,17 +83,25 @@ func (s *Service) vectorSearch(ctx context.Context, ns Namespace, kb *store.Know
 	if err != nil {
 		return nil, err
 	}
+	q := normalized(qv[0])
+	if len(q) == 0 {
+		return nil, nil
+	}
 	type scored struct {
 		idx   int
-		score float64
+		score float32
 	}
+	// top is kept sorted, best first; most vectors fail the first comparison.
 	top := make([]scored, 0, n+1)
 	for i, v := range cache.vecs {
-		sc := cosine(qv[0], v)
+		if len(v) != len(q) {
+			continue // a vector of another model or size
+		}
+		sc := dot(q, v)
 		if len(top) == n && sc <= top[n-1].score {
 			continue
 		}
-		pos, _ := slices.BinarySearchFunc(top, sc, func(e scored, t float64) int { return cmp.Compare(t, e.score) })
+		pos, _ := slices.BinarySearchFunc(top, sc, func(e scored, t float32) int { return cmp.Compare(t, e.score) })
 		top = slices.Insert(top, pos, scored{i, sc})
 		if len(top) > n {
 			top = top[:n]
@@ -125,7 +133,8 @@ func (s *Service) namespaceVectors(ctx context.Context, ns Namespace, kb *store.
 	}
 	c = &vectorCache{generation: gen, ids: make([]string, len(list)), vecs: make([][]float32, len(list))}
 	for i, v := range list {
-		c.ids[i], c.vecs[i] = v.ChunkID, v.Vector
+		// Normalized once here, so a search is one dot product per chunk.
+		c.ids[i], c.vecs[i] = v.ChunkID, normalized(v.Vector)
 	}
 	s.mu.Lock()
 	s.vectors[ns] = c

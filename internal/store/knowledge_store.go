@@ -595,10 +595,15 @@ func (k *KnowledgeBase) SearchText(ctx context.Context, terms []string, limit in
 				ORDER BY rank DESC, c.id LIMIT ?`, strings.Join(clean, " | "), k.t.orgID, k.chatbotID, limit)
 		} else {
 			match := "ns:" + k.ftsNamespace() + " AND (\"" + strings.Join(clean, "\" OR \"") + "\")"
-			rows, err = tx.query(ctx, `SELECT c.id, c.source_id, c.ord, c.title, c.url, c.text, -bm25(knowledge_fts, 0.0, 2.0, 1.0) AS rank
-				FROM knowledge_fts JOIN knowledge_chunks c ON c.seq = knowledge_fts.rowid
-				WHERE knowledge_fts MATCH ? AND c.org_id = ? AND c.chatbot_id = ?
-				ORDER BY rank DESC, c.id LIMIT ?`, match, k.t.orgID, k.chatbotID, limit)
+			// Rank inside the index first and join only the top rows: the
+			// namespace token already confines the match, and the join
+			// repeats the namespace filter on the chunk rows themselves.
+			rows, err = tx.query(ctx, `SELECT c.id, c.source_id, c.ord, c.title, c.url, c.text, -f.rank AS score
+				FROM (SELECT rowid, bm25(knowledge_fts, 0.0, 2.0, 1.0) AS rank FROM knowledge_fts
+					WHERE knowledge_fts MATCH ? ORDER BY rank LIMIT ?) f
+				JOIN knowledge_chunks c ON c.seq = f.rowid
+				WHERE c.org_id = ? AND c.chatbot_id = ?
+				ORDER BY score DESC, c.id`, match, limit, k.t.orgID, k.chatbotID)
 		}
 		if err != nil {
 			return fmt.Errorf("store: unable to search knowledge: %w", err)
