@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/porthole-chat/porthole/internal/app"
 	"github.com/porthole-chat/porthole/internal/httpx"
 	"github.com/porthole-chat/porthole/internal/porthole"
 	"github.com/porthole-chat/porthole/internal/widget/assets"
@@ -318,75 +319,76 @@ func TestChatbotNameEscaped(t *testing.T) {
 }
 
 func TestPermissions(t *testing.T) {
-	a := mustApp(t)
-	orgA, orgB := mustOrg(t, a, "Alpha"), mustOrg(t, a, "Beta")
-	mustMember(t, a, orgA.ID, "owner@a.example", porthole.RoleOwner)
-	mustMember(t, a, orgA.ID, "admin@a.example", porthole.RoleAdmin)
-	agent := mustMember(t, a, orgA.ID, "agent@a.example", porthole.RoleAgent)
-	mustMember(t, a, orgA.ID, "viewer@a.example", porthole.RoleViewer)
-	botA := mustChatbot(t, a, orgA.ID, "Alpha bot")
-	granted := mustChatbot(t, a, orgA.ID, "Granted bot")
-	botB := mustChatbot(t, a, orgB.ID, "Beta bot")
-	if err := a.DB.Tenant(orgA.ID).SetChatbotGrant(context.Background(), granted.ID, agent.ID, "read"); err != nil {
-		t.Fatal(err)
-	}
-	sessions := map[string]*session{}
-	for _, who := range []string{"owner", "admin", "agent", "viewer"} {
-		sessions[who] = mustSignIn(t, a, who+"@a.example")
-	}
-	tests := []struct {
-		name, who, method, path string
-		form                    url.Values
-		wantStatus              int
-	}{
-		{"viewer cannot create chatbots", "viewer", "POST", "/app/chatbots", url.Values{"name": {"v"}}, 403},
-		{"agent cannot create chatbots", "agent", "POST", "/app/chatbots", url.Values{"name": {"g"}}, 403},
-		{"admin creates chatbots", "admin", "POST", "/app/chatbots", url.Values{"name": {"a"}}, 303},
-		{"other org's chatbot is 404", "owner", "GET", "/app/chatbots/" + botB.ID, nil, 404},
-		{"other org's chatbot rename is 404", "owner", "POST", "/app/chatbots/" + botB.ID + "/rename", url.Values{"name": {"x"}}, 404},
-		{"other org's chatbot delete is 404", "owner", "POST", "/app/chatbots/" + botB.ID + "/delete", nil, 404},
-		{"agent without grant gets 404", "agent", "GET", "/app/chatbots/" + botA.ID, nil, 404},
-		{"agent with grant sees it", "agent", "GET", "/app/chatbots/" + granted.ID, nil, 200},
-		{"agent cannot change appearance", "agent", "POST", "/app/chatbots/" + granted.ID + "/appearance", url.Values{"position": {"left"}}, 403},
-		{"viewer cannot add origins", "viewer", "POST", "/app/origins", url.Values{"origin": {"https://x.example"}}, 403},
-		{"agent cannot open API keys", "agent", "GET", "/app/api-keys", nil, 403},
-		{"viewer cannot open security events", "viewer", "GET", "/app/security-events", nil, 403},
-		{"agent cannot invite", "agent", "POST", "/app/team/invitations", url.Values{"email": {"x@a.example"}, "role": {"viewer"}}, 403},
-		{"admin cannot make owners", "admin", "POST", "/app/team/invitations", url.Values{"email": {"y@a.example"}, "role": {"owner"}}, 403},
-		{"viewer sees sessions", "viewer", "GET", "/app/sessions", nil, 200},
-		{"unknown member role change is 404", "owner", "POST", "/app/team/members/" + porthole.NewID() + "/role", url.Values{"role": {"viewer"}}, 404},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := sessions[tc.who].do(t, tc.method, tc.path, tc.form, nil)
-			wantStatus(t, rec, tc.wantStatus)
-			checkStrictPage(t, tc.path, rec.Header(), rec.Body.String())
-		})
-	}
-	t.Run("agent's list shows only granted chatbots", func(t *testing.T) {
-		body := sessions["agent"].get(t, "/app/chatbots").Body.String()
-		if !strings.Contains(body, "Granted bot") || strings.Contains(body, "Alpha bot") {
-			t.Fatalf("agent's chatbot list: %s", body)
-		}
-	})
-	t.Run("refusals are security events", func(t *testing.T) {
-		events, err := a.DB.Tenant(orgA.ID).SecurityEvents(context.Background(), 100)
-		if err != nil {
+	forEachDialect(t, func(t *testing.T, a *app.App) {
+		orgA, orgB := mustOrg(t, a, "Alpha"), mustOrg(t, a, "Beta")
+		mustMember(t, a, orgA.ID, "owner@a.example", porthole.RoleOwner)
+		mustMember(t, a, orgA.ID, "admin@a.example", porthole.RoleAdmin)
+		agent := mustMember(t, a, orgA.ID, "agent@a.example", porthole.RoleAgent)
+		mustMember(t, a, orgA.ID, "viewer@a.example", porthole.RoleViewer)
+		botA := mustChatbot(t, a, orgA.ID, "Alpha bot")
+		granted := mustChatbot(t, a, orgA.ID, "Granted bot")
+		botB := mustChatbot(t, a, orgB.ID, "Beta bot")
+		if err := a.DB.Tenant(orgA.ID).SetChatbotGrant(context.Background(), granted.ID, agent.ID, "read"); err != nil {
 			t.Fatal(err)
 		}
-		n := 0
-		for _, ev := range events {
-			if ev.Kind == porthole.SecAuthorizationFailed {
-				n++
+		sessions := map[string]*session{}
+		for _, who := range []string{"owner", "admin", "agent", "viewer"} {
+			sessions[who] = mustSignIn(t, a, who+"@a.example")
+		}
+		tests := []struct {
+			name, who, method, path string
+			form                    url.Values
+			wantStatus              int
+		}{
+			{"viewer cannot create chatbots", "viewer", "POST", "/app/chatbots", url.Values{"name": {"v"}}, 403},
+			{"agent cannot create chatbots", "agent", "POST", "/app/chatbots", url.Values{"name": {"g"}}, 403},
+			{"admin creates chatbots", "admin", "POST", "/app/chatbots", url.Values{"name": {"a"}}, 303},
+			{"other org's chatbot is 404", "owner", "GET", "/app/chatbots/" + botB.ID, nil, 404},
+			{"other org's chatbot rename is 404", "owner", "POST", "/app/chatbots/" + botB.ID + "/rename", url.Values{"name": {"x"}}, 404},
+			{"other org's chatbot delete is 404", "owner", "POST", "/app/chatbots/" + botB.ID + "/delete", nil, 404},
+			{"agent without grant gets 404", "agent", "GET", "/app/chatbots/" + botA.ID, nil, 404},
+			{"agent with grant sees it", "agent", "GET", "/app/chatbots/" + granted.ID, nil, 200},
+			{"agent cannot change appearance", "agent", "POST", "/app/chatbots/" + granted.ID + "/appearance", url.Values{"position": {"left"}}, 403},
+			{"viewer cannot add origins", "viewer", "POST", "/app/origins", url.Values{"origin": {"https://x.example"}}, 403},
+			{"agent cannot open API keys", "agent", "GET", "/app/api-keys", nil, 403},
+			{"viewer cannot open security events", "viewer", "GET", "/app/security-events", nil, 403},
+			{"agent cannot invite", "agent", "POST", "/app/team/invitations", url.Values{"email": {"x@a.example"}, "role": {"viewer"}}, 403},
+			{"admin cannot make owners", "admin", "POST", "/app/team/invitations", url.Values{"email": {"y@a.example"}, "role": {"owner"}}, 403},
+			{"viewer sees sessions", "viewer", "GET", "/app/sessions", nil, 200},
+			{"unknown member role change is 404", "owner", "POST", "/app/team/members/" + porthole.NewID() + "/role", url.Values{"role": {"viewer"}}, 404},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				rec := sessions[tc.who].do(t, tc.method, tc.path, tc.form, nil)
+				wantStatus(t, rec, tc.wantStatus)
+				checkStrictPage(t, tc.path, rec.Header(), rec.Body.String())
+			})
+		}
+		t.Run("agent's list shows only granted chatbots", func(t *testing.T) {
+			body := sessions["agent"].get(t, "/app/chatbots").Body.String()
+			if !strings.Contains(body, "Granted bot") || strings.Contains(body, "Alpha bot") {
+				t.Fatalf("agent's chatbot list: %s", body)
 			}
-		}
-		if n == 0 {
-			t.Fatal("no authorization_failed events recorded")
-		}
-		body := sessions["owner"].get(t, "/app/security-events").Body.String()
-		if !strings.Contains(body, porthole.SecAuthorizationFailed) {
-			t.Fatalf("security events page does not list them: %s", body)
-		}
+		})
+		t.Run("refusals are security events", func(t *testing.T) {
+			events, err := a.DB.Tenant(orgA.ID).SecurityEvents(context.Background(), 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, ev := range events {
+				if ev.Kind == porthole.SecAuthorizationFailed {
+					n++
+				}
+			}
+			if n == 0 {
+				t.Fatal("no authorization_failed events recorded")
+			}
+			body := sessions["owner"].get(t, "/app/security-events").Body.String()
+			if !strings.Contains(body, porthole.SecAuthorizationFailed) {
+				t.Fatalf("security events page does not list them: %s", body)
+			}
+		})
 	})
 }
 
@@ -526,52 +528,53 @@ func TestTeamAndKeys(t *testing.T) {
 }
 
 func TestSessionsAndSwitch(t *testing.T) {
-	a := mustApp(t)
-	org, other := mustOrg(t, a, "First"), mustOrg(t, a, "Other")
-	u := mustMember(t, a, org.ID, "owner@example.com", porthole.RoleOwner)
-	if _, err := a.DB.Tenant(other.ID).AddMember(context.Background(), u.ID, porthole.RoleAdmin); err != nil {
-		t.Fatal(err)
-	}
-	stranger := mustOrg(t, a, "Stranger")
-	first := mustSignIn(t, a, "owner@example.com")
-	second := mustSignIn(t, a, "owner@example.com")
+	forEachDialect(t, func(t *testing.T, a *app.App) {
+		org, other := mustOrg(t, a, "First"), mustOrg(t, a, "Other")
+		u := mustMember(t, a, org.ID, "owner@example.com", porthole.RoleOwner)
+		if _, err := a.DB.Tenant(other.ID).AddMember(context.Background(), u.ID, porthole.RoleAdmin); err != nil {
+			t.Fatal(err)
+		}
+		stranger := mustOrg(t, a, "Stranger")
+		first := mustSignIn(t, a, "owner@example.com")
+		second := mustSignIn(t, a, "owner@example.com")
 
-	t.Run("switch organization", func(t *testing.T) {
-		wantStatus(t, first.post(t, "/app/organization/switch", url.Values{"org_id": {other.ID}}), http.StatusSeeOther)
-		body := first.get(t, "/app/").Body.String()
-		if !strings.Contains(body, "<h1>Other</h1>") {
-			t.Fatalf("after switch: %s", body)
-		}
-		wantStatus(t, first.post(t, "/app/organization/switch", url.Values{"org_id": {stranger.ID}}), http.StatusNotFound)
-	})
-	t.Run("revoke another session", func(t *testing.T) {
-		body := first.get(t, "/app/sessions").Body.String()
-		ids := regexp.MustCompile(`action="/app/sessions/([0-9a-f-]+)/revoke"`).FindAllStringSubmatch(body, -1)
-		if len(ids) != 2 {
-			t.Fatalf("want 2 sessions listed: %s", body)
-		}
-		for _, id := range ids {
-			rec := first.post(t, "/app/sessions/"+id[1]+"/revoke", url.Values{})
-			wantStatus(t, rec, http.StatusSeeOther)
-			if rec.Header().Get("Location") == "/app/sessions?done=session-revoked" {
-				break
+		t.Run("switch organization", func(t *testing.T) {
+			wantStatus(t, first.post(t, "/app/organization/switch", url.Values{"org_id": {other.ID}}), http.StatusSeeOther)
+			body := first.get(t, "/app/").Body.String()
+			if !strings.Contains(body, "<h1>Other</h1>") {
+				t.Fatalf("after switch: %s", body)
 			}
-		}
-		wantStatus(t, second.get(t, "/app/"), http.StatusSeeOther)
-		wantStatus(t, first.get(t, "/app/"), http.StatusOK)
-	})
-	t.Run("sign out kills the cookie server-side", func(t *testing.T) {
-		old := *first.cookie
-		rec := first.post(t, "/app/sign-out", url.Values{})
-		wantStatus(t, rec, http.StatusSeeOther)
-		if c := sessionCookie(rec); c == nil || c.MaxAge >= 0 {
-			t.Fatalf("sign-out did not clear the cookie: %+v", c)
-		}
-		replay := &session{h: a.Handler(), cookie: &old}
-		rec = replay.get(t, "/app/")
-		wantStatus(t, rec, http.StatusSeeOther)
-		if loc := rec.Header().Get("Location"); !strings.HasPrefix(loc, "/app/sign-in") {
-			t.Fatalf("old cookie went to %q", loc)
-		}
+			wantStatus(t, first.post(t, "/app/organization/switch", url.Values{"org_id": {stranger.ID}}), http.StatusNotFound)
+		})
+		t.Run("revoke another session", func(t *testing.T) {
+			body := first.get(t, "/app/sessions").Body.String()
+			ids := regexp.MustCompile(`action="/app/sessions/([0-9a-f-]+)/revoke"`).FindAllStringSubmatch(body, -1)
+			if len(ids) != 2 {
+				t.Fatalf("want 2 sessions listed: %s", body)
+			}
+			for _, id := range ids {
+				rec := first.post(t, "/app/sessions/"+id[1]+"/revoke", url.Values{})
+				wantStatus(t, rec, http.StatusSeeOther)
+				if rec.Header().Get("Location") == "/app/sessions?done=session-revoked" {
+					break
+				}
+			}
+			wantStatus(t, second.get(t, "/app/"), http.StatusSeeOther)
+			wantStatus(t, first.get(t, "/app/"), http.StatusOK)
+		})
+		t.Run("sign out kills the cookie server-side", func(t *testing.T) {
+			old := *first.cookie
+			rec := first.post(t, "/app/sign-out", url.Values{})
+			wantStatus(t, rec, http.StatusSeeOther)
+			if c := sessionCookie(rec); c == nil || c.MaxAge >= 0 {
+				t.Fatalf("sign-out did not clear the cookie: %+v", c)
+			}
+			replay := &session{h: a.Handler(), cookie: &old}
+			rec = replay.get(t, "/app/")
+			wantStatus(t, rec, http.StatusSeeOther)
+			if loc := rec.Header().Get("Location"); !strings.HasPrefix(loc, "/app/sign-in") {
+				t.Fatalf("old cookie went to %q", loc)
+			}
+		})
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/porthole-chat/porthole/internal/auth"
 	"github.com/porthole-chat/porthole/internal/config"
 	"github.com/porthole-chat/porthole/internal/porthole"
+	"github.com/porthole-chat/porthole/internal/store/storetest"
 )
 
 // testPassword is every test member's password.
@@ -38,6 +39,15 @@ func mustApp(tb testing.TB, args ...string) *app.App {
 	}
 	tb.Cleanup(func() { a.Close() })
 	return a
+}
+
+// forEachDialect runs fn with an App on SQLite and, when configured, on
+// PostgreSQL (where row-level security is a second wall).
+func forEachDialect(t *testing.T, fn func(t *testing.T, a *app.App)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, mustApp(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		fn(t, mustApp(t, "--database-url", storetest.MustPostgresSchemaURL(t)))
+	})
 }
 
 // mustOrg creates an organization.
