@@ -1,0 +1,68 @@
+// Command porthole-load opens visitor sockets against a running Porthole
+// through the real path a browser takes (frame document, ticket, Origin,
+// upgrade, hello/welcome) and reports server memory per idle socket,
+// connects per second and cross-tab fan-out latency.
+//
+// It is a measurement tool for docs/benchmarks.md: every run is bounded in
+// sockets and time, and it refuses targets outside 127.0.0.0/8.
+//
+//	porthole-load --target http://127.0.0.1:8080 --business ORG_ID --parent http://127.0.0.1:8081 \
+//	  --metrics http://127.0.0.1:9091/metrics --sockets 15000 --sources 127.0.0.1,127.0.0.2 --mode idle
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	opts, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "porthole-load:", err)
+		os.Exit(2)
+	}
+	if limit, err := raiseFileLimit(); err != nil {
+		fmt.Fprintln(os.Stderr, "porthole-load: cannot raise the open-file limit:", err)
+	} else {
+		fmt.Printf("open-file limit: %d\n", limit)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := run(ctx, opts, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "porthole-load:", err)
+		os.Exit(1)
+	}
+	rep.print(os.Stdout)
+}
+
+func parseFlags(args []string) (options, error) {
+	fs := flag.NewFlagSet("porthole-load", flag.ContinueOnError)
+	var o options
+	var sources string
+	fs.StringVar(&o.Target, "target", "http://127.0.0.1:8080", "URL of a running Porthole (127.0.0.0/8 only)")
+	fs.StringVar(&o.Business, "business", "", "business (organization) id, as printed by serve --demo")
+	fs.StringVar(&o.Parent, "parent", "http://127.0.0.1:8081", "an origin on the business's allowlist")
+	fs.StringVar(&o.Metrics, "metrics", "", "the server's Prometheus /metrics URL (serve --metrics-addr); empty skips memory")
+	fs.IntVar(&o.Sockets, "sockets", 100, "sockets to open (sessions = sockets / tabs)")
+	fs.IntVar(&o.Tabs, "tabs", 1, "sockets per visitor session (fanout needs 2)")
+	fs.StringVar(&sources, "sources", "127.0.0.1", "comma-separated local addresses to dial from (127.0.0.x)")
+	fs.StringVar(&o.Mode, "mode", "idle", "idle: open and hold sockets; fanout: also send one message per session and time its arrival on the other tab")
+	fs.DurationVar(&o.Duration, "duration", 0, "idle: how long to hold the sockets after measuring; fanout: the longest wait for deliveries (default 30s)")
+	fs.IntVar(&o.Concurrency, "concurrency", 64, "connects in flight at once")
+	fs.Float64Var(&o.Rate, "rate", 500, "fanout: messages per second")
+	fs.DurationVar(&o.GCWait, "gc-wait", 0, "wait up to this long for a server GC cycle before each memory sample (the runtime forces one every 2 minutes); 0 samples at once")
+	fs.DurationVar(&o.Settle, "settle", 5e9, "pause after the last connect before the memory sample")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	o.Sources = splitList(sources)
+	if o.Duration == 0 {
+		o.Duration = 30e9
+	}
+	return o, o.validate()
+}
