@@ -115,6 +115,10 @@ func (s *Server) listAuditEntries(w http.ResponseWriter, r *http.Request, p Prin
 // conversationTimeline is the replay of one conversation: every recorded
 // decision about it, in order.
 func (s *Server) conversationTimeline(w http.ResponseWriter, r *http.Request, p Principal) error {
+	// Another tenant's conversation, or none, is 404 before anything else.
+	if _, err := s.tenant(p).Conversation(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
 	list, err := s.tenant(p).ConversationTimeline(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/porthole-chat/porthole/docs"
+	"github.com/porthole-chat/porthole/internal/auth"
 	"github.com/porthole-chat/porthole/internal/httpx"
 	"github.com/porthole-chat/porthole/internal/porthole"
 )
@@ -44,6 +46,11 @@ func (s *Server) listChatbots(w http.ResponseWriter, r *http.Request, p Principa
 	if err != nil {
 		return err
 	}
+	if svc := s.accountService(); svc != nil {
+		if list, err = svc.VisibleChatbots(r.Context(), authPrincipal(p), list); err != nil {
+			return err
+		}
+	}
 	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"chatbots": nonNil(list)})
 }
 
@@ -60,6 +67,9 @@ func (s *Server) createChatbot(w http.ResponseWriter, r *http.Request, p Princip
 }
 
 func (s *Server) getChatbot(w http.ResponseWriter, r *http.Request, p Principal) error {
+	if err := s.checkChatbot(r.Context(), p, r.PathValue("id"), auth.ReadAccess); err != nil {
+		return err
+	}
 	c, err := s.tenant(p).Chatbot(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -72,6 +82,9 @@ func (s *Server) updateChatbot(w http.ResponseWriter, r *http.Request, p Princip
 	if err := httpx.DecodeJSON(r, &body); err != nil {
 		return err
 	}
+	if err := s.checkChatbot(r.Context(), p, r.PathValue("id"), auth.WriteAccess); err != nil {
+		return err
+	}
 	c, err := s.tenant(p).RenameChatbot(r.Context(), r.PathValue("id"), body.Name)
 	if err != nil {
 		return err
@@ -80,6 +93,9 @@ func (s *Server) updateChatbot(w http.ResponseWriter, r *http.Request, p Princip
 }
 
 func (s *Server) deleteChatbot(w http.ResponseWriter, r *http.Request, p Principal) error {
+	if err := s.checkChatbot(r.Context(), p, r.PathValue("id"), auth.WriteAccess); err != nil {
+		return err
+	}
 	if err := s.tenant(p).DeleteChatbot(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -159,6 +175,29 @@ func (s *Server) listSecurityEvents(w http.ResponseWriter, r *http.Request, p Pr
 		return err
 	}
 	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"security_events": nonNil(list)})
+}
+
+// checkChatbot applies per-chatbot grants: a chatbot an agent or viewer was
+// not granted is as invisible as another tenant's (404); one they may read
+// but not change answers 403 to a change.
+func (s *Server) checkChatbot(ctx context.Context, p Principal, id string, need auth.Access) error {
+	svc := s.accountService()
+	if svc == nil {
+		return nil
+	}
+	ap := authPrincipal(p)
+	grant, err := svc.ChatbotGrant(ctx, ap, id)
+	if err != nil {
+		return err
+	}
+	access := ap.ChatbotAccess("chatbots", grant)
+	if access < auth.ReadAccess {
+		return porthole.Errorf(porthole.ENOTFOUND, "chatbot not found")
+	}
+	if access < need {
+		return porthole.Errorf(porthole.EFORBIDDEN, "no write access to this chatbot")
+	}
+	return nil
 }
 
 // nonNil makes empty lists encode as [] rather than null.

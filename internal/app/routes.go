@@ -24,8 +24,11 @@ func (a *App) buildHandler(ctx context.Context) error {
 
 	// /api/v1: CORS for operator-listed origins only, limits per client IP.
 	apiMux := http.NewServeMux()
-	authn := api.Authenticators{api.APIKeyAuthenticator{DB: a.DB}}
-	api.NewServer(a.DB, authn, a.Security).Register(apiMux)
+	authn := api.AccountAuthenticator{Accounts: a.Accounts}
+	api.NewServer(a.DB, authn, a.Security).
+		WithAudit(api.AuditDeps{Log: a.AuditLog, Store: a.DB.Audit(), Checkpointer: a.Checkpointer}).
+		Register(apiMux)
+	mux.Handle("GET /.well-known/jwks.json", api.JWKSHandler(a.Accounts))
 	cors, err := httpx.CORS(a.Config.CORSOrigins, a.Security)
 	if err != nil {
 		return err

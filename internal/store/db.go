@@ -399,3 +399,6 @@ func isForeignKeyViolation(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "FOREIGN KEY constraint failed") || strings.Contains(s, "SQLSTATE 23503")
 }
+
+// Now returns the store's clock reading (tests move it).
+func (db *DB) Now() time.Time { return db.now() }
