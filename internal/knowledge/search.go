@@ -17,6 +17,8 @@ const (
 	candidates = 50
 	// MaxResults caps k of one search.
 	MaxResults = 20
+	// maxCachedNamespaces bounds the memory the vector cache may hold.
+	maxCachedNamespaces = 64
 	// maxQueryBytes caps the query text.
 	maxQueryBytes = 2000
 )
@@ -60,7 +62,13 @@ func (s *Service) Search(ctx context.Context, ns Namespace, query string, k int)
 	}
 	vecIDs, err := s.vectorSearch(ctx, ns, kb, query, candidates)
 	if err != nil {
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		// An embeddings outage must not take search down: full text alone
+		// still answers.
+		s.cfg.Logger.Warn("knowledge: vector search failed; full text only", "org_id", ns.OrgID, "chatbot_id", ns.ChatbotID, "err", err)
+		return toPassages(textHits, k), nil
 	}
 	return s.fuse(ctx, kb, textHits, vecIDs, k)
 }
@@ -137,6 +145,12 @@ func (s *Service) namespaceVectors(ctx context.Context, ns Namespace, kb *store.
 		c.ids[i], c.vecs[i] = v.ChunkID, normalized(v.Vector)
 	}
 	s.mu.Lock()
+	if _, ok := s.vectors[ns]; !ok && len(s.vectors) >= maxCachedNamespaces {
+		for other := range s.vectors { // evict one arbitrary namespace
+			delete(s.vectors, other)
+			break
+		}
+	}
 	s.vectors[ns] = c
 	s.mu.Unlock()
 	return c, nil

@@ -340,3 +340,21 @@ func TestWorkerRunStopsOnCancel(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 }
+
+type failingEmbedder struct{}
+
+func (failingEmbedder) Embed(context.Context, []string) ([][]float32, error) {
+	return nil, context.DeadlineExceeded
+}
+
+func TestSearchFallsBackToFullTextWhenEmbeddingsFail(t *testing.T) {
+	db := storetest.MustOpenSQLite(t)
+	f := mustFixture(t, db, knowledge.HashEmbedder{})
+	mustUpload(t, f, f.ns, "doc", "Fluoride varnish is applied at every child check-up.")
+	f.mustDrain(t)
+	down := knowledge.New(knowledge.Config{DB: db, Fetcher: fetch.New(fetch.Options{}), Embedder: failingEmbedder{}})
+	ps, err := down.Search(context.Background(), f.ns, "fluoride varnish", 3)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("search with the embeddings provider down = %+v, %v; want the full-text hit", ps, err)
+	}
+}

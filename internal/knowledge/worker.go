@@ -163,6 +163,9 @@ func (w *Worker) ingest(ctx context.Context, ns Namespace, kb *store.KnowledgeBa
 			for i, v := range vecs {
 				chunks[start+i].Embedding = v
 			}
+			if err := kb.ExtendJobLease(ctx, job, time.Now().Add(w.lease)); err != nil {
+				return err
+			}
 		}
 	}
 	return kb.ReplaceChunks(ctx, job, len(docs), chunks)

@@ -387,6 +387,24 @@ func (k *KnowledgeBase) JobProgress(ctx context.Context, job KnowledgeJob, pages
 	})
 }
 
+// ExtendJobLease extends a running job's lease without touching its
+// progress (a long extraction or embedding step). It answers ECONFLICT
+// when the job is no longer the caller's.
+func (k *KnowledgeBase) ExtendJobLease(ctx context.Context, job KnowledgeJob, leaseUntil time.Time) error {
+	return k.tx(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE knowledge_sources SET lease_until = ?
+			WHERE org_id = ? AND chatbot_id = ? AND id = ? AND status = ? AND job_token = ?`,
+			millis(leaseUntil), k.t.orgID, k.chatbotID, job.SourceID, KnowledgeRunning, job.Token)
+		if err != nil {
+			return fmt.Errorf("store: unable to extend a knowledge job lease: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errLostJob()
+		}
+		return nil
+	})
+}
+
 // FailJob marks a job failed with a message safe to show in the dashboard.
 func (k *KnowledgeBase) FailJob(ctx context.Context, job KnowledgeJob, message string) error {
 	return k.tx(ctx, func(tx *Tx) error {
