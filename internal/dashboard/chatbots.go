@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"html/template"
 	"net/http"
 	"strings"
 
@@ -90,11 +89,11 @@ func (d *Dashboard) chatbotFor(ctx context.Context, p auth.Principal, id string,
 
 // chatbotPage is the Data of one chatbot's page.
 type chatbotPage struct {
-	Chatbot      porthole.Chatbot
-	Settings     store.WidgetSettings
-	Color        string // the color input's value (never empty)
-	GreetingHTML template.HTML
-	CanWrite     bool
+	Chatbot  porthole.Chatbot
+	Settings store.WidgetSettings
+	Color    string // the color input's value (never empty)
+	Greeting string // shown as text; the widget renders its markdown subset
+	CanWrite bool
 }
 
 func (d *Dashboard) chatbot(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -117,7 +116,7 @@ func (d *Dashboard) showChatbot(w http.ResponseWriter, r *http.Request, p auth.P
 	}
 	v := d.frame(r, p, "chatbots", c.Name)
 	v.Notice = n
-	v.Data = chatbotPage{Chatbot: c, Settings: s, Color: color, GreetingHTML: d.richHTML(s.Greeting), CanWrite: access >= auth.WriteAccess}
+	v.Data = chatbotPage{Chatbot: c, Settings: s, Color: color, Greeting: s.Greeting, CanWrite: access >= auth.WriteAccess}
 	d.renderStatus(w, r, status, "chatbot", v)
 	return nil
 }

@@ -418,11 +418,12 @@ func TestGreetingSanitizedBeforeStorage(t *testing.T) {
 	tests := []struct {
 		name, greeting, want string
 	}{
-		{"script removed", `<script>alert(1)</script><b>Hi</b>`, `<b>Hi</b>`},
+		{"script removed", `<script>alert(1)</script><b>Hi</b>`, `Hi`},
 		{"event handler removed", `<img src=x onerror=alert(1)>Hello`, `Hello`},
 		{"javascript link removed", `<a href="javascript:alert(1)">x</a>`, `x`},
-		{"style attribute removed", `<p style="color:red">Hey</p>`, `<p>Hey</p>`},
+		{"style attribute removed", `<p style="color:red">Hey</p>`, `Hey`},
 		{"plain text kept", `Hi! How can we help?`, `Hi! How can we help?`},
+		{"markdown and ampersands kept", `**Tom & Jerry** welcome you: [prices](https://example.com)`, `**Tom & Jerry** welcome you: [prices](https://example.com)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,36 +1,23 @@
 package dashboard
 
 import (
-	"html/template"
+	"html"
 	"strings"
 
 	"github.com/microcosm-cc/bluemonday"
 )
 
-// newRichTextPolicy is the policy of rich text members write (a chatbot's
-// greeting): a few inline formatting elements and http(s)/mailto links
-// that open apart from the page, nothing else. No attributes but href
-// survive, so no style, no event handler, no class.
+// newRichTextPolicy is the policy of the text members write for visitors (a
+// chatbot's greeting). That text has one format everywhere: plain text with
+// the widget's small markdown subset (**bold**, *italic*, lists, http(s)
+// links), which the widget builds as DOM nodes. So every HTML tag is
+// stripped before storage; a member who types <b> gets text, not markup.
 func newRichTextPolicy() *bluemonday.Policy {
-	p := bluemonday.NewPolicy()
-	p.AllowElements("b", "strong", "i", "em", "u", "br", "p", "ul", "ol", "li", "code")
-	p.AllowStandardURLs()
-	p.AllowURLSchemes("http", "https", "mailto")
-	p.AllowAttrs("href").OnElements("a")
-	p.RequireParseableURLs(true)
-	p.RequireNoFollowOnLinks(true)
-	p.RequireNoReferrerOnLinks(true)
-	p.AddTargetBlankToFullyQualifiedLinks(true)
-	return p
+	return bluemonday.StrictPolicy()
 }
 
-// sanitizeRichText cleans member-written HTML before it is stored.
+// sanitizeRichText strips all HTML from member-written text before it is
+// stored, keeping the characters as typed (& stays &, not &amp;).
 func (d *Dashboard) sanitizeRichText(s string) string {
-	return strings.TrimSpace(d.richText.Sanitize(s))
-}
-
-// richHTML renders stored rich text. It sanitizes again on the way out:
-// the same field can be written through the API, which stores it as given.
-func (d *Dashboard) richHTML(s string) template.HTML {
-	return template.HTML(d.richText.Sanitize(s)) // #nosec: the output of the sanitizer
+	return strings.TrimSpace(html.UnescapeString(d.richText.Sanitize(s)))
 }
