@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/porthole"
 )
 
@@ -58,6 +59,12 @@ type NewEvent struct {
 	ClientID string
 	TurnID   string
 	Data     json.RawMessage
+	// Audit, when set, is the audit entry that records why the event is
+	// stored (the routing of a visitor message, the end of a turn, a
+	// submitted form). It is appended in the event's transaction, so both
+	// commit or neither does, and only when the event is newly stored: an
+	// idempotent retry records nothing. Its ConversationID is the event's.
+	Audit *audit.Entry
 }
 
 const eventColumns = `id, org_id, conversation_id, seq, kind, role, text, client_id, turn_id, data, created_at`
@@ -154,6 +161,11 @@ func (t *Tenant) AppendEvent(ctx context.Context, ne NewEvent) (e Event, created
 			e.ID, e.OrgID, e.ConversationID, e.Seq, e.Kind, e.Role, e.Text, clientID, e.TurnID, data, now)
 		if err != nil {
 			return fmt.Errorf("store: unable to store event: %w", err)
+		}
+		if ne.Audit != nil {
+			if err := t.recordEventAudit(ctx, tx, ne.ConversationID, *ne.Audit); err != nil {
+				return err
+			}
 		}
 		created = true
 		return nil
