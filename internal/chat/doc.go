@@ -11,6 +11,10 @@
 // catches up from the store. Streamed deltas are live only; the full reply
 // is stored as one message before the turn ends.
 //
+// The service records its decisions in the Wake (decisions.go): who answers
+// each visitor message, how each turn ended and each accepted contact form,
+// each in the transaction of the event it explains.
+//
 // This package must never import net/http or a transport; it returns
 // porthole.Error values for the transport to map.
 package chat

@@ -211,8 +211,15 @@ func (s *Service) SendMessage(ctx context.Context, sess *Session, clientID, text
 		return Frame{}, false, porthole.Errorf(porthole.ETOOLARGE, "text is over %d characters", MaxMessageRunes)
 	}
 	tn := s.db.Tenant(sess.OrgID)
+	// Routing is decided before the message is stored, so the decision is
+	// recorded in the Wake in the message's own transaction.
+	settings, err := tn.WidgetSettings(ctx, sess.ChatbotID)
+	if err != nil {
+		return Frame{}, false, err
+	}
+	online := InActiveHours(settings, s.now())
 	ev, created, err := tn.AppendEvent(ctx, store.NewEvent{ConversationID: sess.Conversation.ID, Kind: store.EventMessage,
-		Role: store.RoleVisitor, Text: text, ClientID: clientID})
+		Role: store.RoleVisitor, Text: text, ClientID: clientID, Audit: routingDecision(sess, settings, online)})
 	if err != nil {
 		return Frame{}, false, err
 	}
@@ -221,11 +228,7 @@ func (s *Service) SendMessage(ctx context.Context, sess *Session, clientID, text
 		return f, false, nil
 	}
 	s.publish(ctx, sess, f)
-	settings, err := tn.WidgetSettings(ctx, sess.ChatbotID)
-	if err != nil {
-		return f, true, err
-	}
-	if !InActiveHours(settings, s.now()) {
+	if !online {
 		return f, true, s.offlineReply(ctx, sess, settings)
 	}
 	s.startTurn(sess)
@@ -354,7 +357,7 @@ func (s *Service) SubmitForm(ctx context.Context, sess *Session, formID string, 
 		return Frame{}, err
 	}
 	ev, _, err := tn.AppendEvent(ctx, store.NewEvent{ConversationID: sess.Conversation.ID, Kind: store.EventFormResult,
-		Data: mustJSON(eventData{FormID: formID, Status: "accepted", Values: clean})})
+		Data: mustJSON(eventData{FormID: formID, Status: "accepted", Values: clean}), Audit: contactFormSubmitted(sess, formID, clean)})
 	if err != nil {
 		return Frame{}, err
 	}
@@ -461,7 +464,7 @@ func (s *Service) runTurn(ctx context.Context, sess *Session, t *turn) {
 		}
 	}
 	if err := s.appendAndPublish(sctx, sess, store.NewEvent{Kind: store.EventTurnEnd, TurnID: t.id,
-		Data: mustJSON(eventData{Status: status})}); err != nil && !errors.Is(err, context.Canceled) {
+		Data: mustJSON(eventData{Status: status}), Audit: turnEnd(sess, t.id, status, reply.Len())}); err != nil && !errors.Is(err, context.Canceled) {
 		s.logger.Error("chat: unable to store turn end", "conversation", sess.Conversation.ID, "err", err)
 	}
 }
