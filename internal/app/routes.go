@@ -47,6 +47,7 @@ func (a *App) buildHandler(ctx context.Context) error {
 	dash, err := dashboard.New(dashboard.Deps{
 		DB: a.DB, Auth: a.Accounts, Security: a.Security, Limiter: a.Limiter,
 		PublicURL: a.Config.PublicURL, Logger: a.Logger,
+		AuditLog: a.AuditLog, AuditStore: a.DB.Audit(), Checkpointer: a.Checkpointer, // audit log page, export, replay
 	})
 	if err != nil {
 		return err

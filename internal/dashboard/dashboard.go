@@ -12,6 +12,7 @@ import (
 
 	"github.com/microcosm-cc/bluemonday"
 
+	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/auth"
 	"github.com/porthole-chat/porthole/internal/httpx"
 	"github.com/porthole-chat/porthole/internal/porthole"
@@ -36,6 +37,12 @@ type Deps struct {
 	// snippet and of the CSP directives a host page needs.
 	PublicURL string
 	Logger    *slog.Logger
+	// AuditLog, AuditStore and Checkpointer are the Wake's parts the audit
+	// export needs; without all three the audit pages still list entries
+	// and the export answers 503.
+	AuditLog     *audit.Log
+	AuditStore   audit.Store
+	Checkpointer *audit.Checkpointer
 }
 
 // Dashboard serves the pages under BasePath.
@@ -50,6 +57,10 @@ type Dashboard struct {
 	richText  *bluemonday.Policy
 	static    *staticFiles
 	handler   http.Handler
+
+	auditLog     *audit.Log
+	auditStore   audit.Store
+	checkpointer *audit.Checkpointer
 }
 
 // New builds the dashboard. It fails only on a bad public URL or a broken
@@ -68,6 +79,7 @@ func New(deps Deps) (*Dashboard, error) {
 	d := &Dashboard{
 		db: deps.DB, auth: deps.Auth, rec: deps.Security, limiter: deps.Limiter,
 		publicURL: u.Scheme + "://" + u.Host, log: deps.Logger, richText: newRichTextPolicy(),
+		auditLog: deps.AuditLog, auditStore: deps.AuditStore, checkpointer: deps.Checkpointer,
 	}
 	if d.static, err = loadStatic(); err != nil {
 		return nil, err

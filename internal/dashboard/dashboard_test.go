@@ -107,6 +107,9 @@ func TestPagesNeedSession(t *testing.T) {
 		{name: "api keys", method: "GET", path: "/app/api-keys"},
 		{name: "sessions", method: "GET", path: "/app/sessions"},
 		{name: "security events", method: "GET", path: "/app/security-events"},
+		{name: "audit log", method: "GET", path: "/app/audit"},
+		{name: "conversation replay", method: "GET", path: "/app/conversations/" + porthole.NewID() + "/timeline"},
+		{name: "audit export", method: "POST", path: "/app/audit/export"},
 		{name: "create chatbot", method: "POST", path: "/app/chatbots"},
 		{name: "delete chatbot", method: "POST", path: "/app/chatbots/" + bot.ID + "/delete"},
 	}
@@ -276,6 +279,8 @@ func TestEveryPageStrictCSP(t *testing.T) {
 		{"api keys", s, "/app/api-keys", 200},
 		{"sessions", s, "/app/sessions", 200},
 		{"security events", s, "/app/security-events", 200},
+		{"audit log", s, "/app/audit", 200},
+		{"unknown conversation replay", s, "/app/conversations/" + porthole.NewID() + "/timeline", 404},
 		{"unknown page", s, "/app/nope", 404},
 		{"unknown chatbot", s, "/app/chatbots/" + porthole.NewID(), 404},
 		{"redirect", anon, "/app/chatbots", 303},

@@ -30,6 +30,7 @@ const staticPrefix = BasePath + "static/"
 var pageNames = []string{
 	"sign_in", "password_reset_request", "password_reset_confirm", "invitation_accept", "error",
 	"overview", "chatbots", "chatbot", "origins", "team", "api_keys", "sessions", "security_events",
+	"audit", "timeline",
 }
 
 // staticFile is one embedded CSS or JS file with its content hash, which

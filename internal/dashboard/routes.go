@@ -46,5 +46,9 @@ func (d *Dashboard) routes(mux *http.ServeMux) {
 
 	mux.HandleFunc("GET /app/security-events", d.member("security_events:read", d.securityEvents))
 
+	mux.HandleFunc("GET /app/audit", d.member("audit:read", d.auditLogPage))
+	mux.HandleFunc("POST /app/audit/export", d.member("audit_export:read", d.exportAudit))
+	mux.HandleFunc("GET /app/conversations/{id}/timeline", d.member("audit:read", d.conversationTimeline))
+
 	mux.HandleFunc("/app/", d.notFound)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/auth"
 	"github.com/porthole-chat/porthole/internal/httpx"
 	"github.com/porthole-chat/porthole/internal/porthole"
@@ -31,6 +32,8 @@ func (d *Dashboard) member(perm string, fn pageFunc) http.HandlerFunc {
 			d.forbidden(w, r, p, perm)
 			return
 		}
+		// The store records every change in the Wake as made by this member.
+		r = r.WithContext(audit.WithActor(r.Context(), auditActor(p), r.Pattern))
 		if err := fn(w, r, p); err != nil {
 			d.fail(w, r, p, err)
 		}
@@ -198,6 +201,7 @@ func navFor(p auth.Principal) []navItem {
 		add("members:read", "team", "Team", BasePath+"team")
 		add("api_keys:read", "api-keys", "API keys", BasePath+"api-keys")
 		add("security_events:read", "security", "Security events", BasePath+"security-events")
+		add("audit:read", "audit", "Audit log", BasePath+"audit")
 	}
 	add("", "sessions", "My sessions", BasePath+"sessions")
 	return nav
