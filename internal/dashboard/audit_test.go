@@ -71,9 +71,10 @@ func TestAuditPagesPermissions(t *testing.T) {
 	org := mustOrg(t, a, "Smile Clinic")
 	roles := []porthole.Role{porthole.RoleOwner, porthole.RoleAdmin, porthole.RoleAgent, porthole.RoleViewer}
 	sessions := map[porthole.Role]*session{}
+	users := map[porthole.Role]porthole.User{}
 	for _, role := range roles {
 		email := string(role) + "@example.com"
-		mustMember(t, a, org.ID, email, role)
+		users[role] = mustMember(t, a, org.ID, email, role)
 		sessions[role] = mustSignIn(t, a, email)
 	}
 	conv := mustConversation(t, a, org.ID, "3 passages")
@@ -122,6 +123,17 @@ func TestAuditPagesPermissions(t *testing.T) {
 		body := sessions[porthole.RoleAdmin].get(t, "/app/audit").Body.String()
 		if !strings.Contains(body, `href="`+replay+`"`) {
 			t.Fatalf("no replay link in the audit log: %s", body)
+		}
+	})
+	t.Run("a dashboard change is recorded as made by the member", func(t *testing.T) {
+		wantStatus(t, sessions[porthole.RoleAdmin].post(t, "/app/chatbots", url.Values{"name": {"Audited bot"}}), http.StatusSeeOther)
+		list, err := a.DB.Tenant(org.ID).AuditEntries(context.Background(), 1)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("AuditEntries = %+v, %v", list, err)
+		}
+		want := audit.Actor{Kind: audit.ActorUser, ID: users[porthole.RoleAdmin].ID}
+		if e := list[0]; e.Action != "chatbot.create" || e.Actor != want || e.Reason != "POST /app/chatbots" {
+			t.Fatalf("newest entry = %+v; want chatbot.create by %+v", e, want)
 		}
 	})
 	t.Run("a cross-site export is refused", func(t *testing.T) {
