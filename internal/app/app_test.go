@@ -241,3 +241,28 @@ func TestAPIRateLimitPerIP(t *testing.T) {
 		t.Fatalf("other client = %d", rec.Code)
 	}
 }
+
+// TestAPICrossOriginProtection: a browser on another origin cannot make a
+// signed-in member's browser change state through the API; the operator's
+// CORS origins and programs without browser headers can.
+func TestAPICrossOriginProtection(t *testing.T) {
+	a := mustOpen(t, mustConfig(t, "--cors-origins", "https://admin.example"))
+	A := mustTenant(t, a, "Alpha")
+	tests := []struct {
+		name    string
+		headers map[string]string
+		want    int
+	}{
+		{"foreign site", map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, 403},
+		{"foreign origin without fetch metadata", map[string]string{"Origin": "https://evil.example"}, 403},
+		{"listed CORS origin", map[string]string{"Origin": "https://admin.example", "Sec-Fetch-Site": "cross-site"}, 201},
+		{"same origin", map[string]string{"Sec-Fetch-Site": "same-origin"}, 201},
+		{"program without browser headers", nil, 201},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runScenarios(t, a.Handler(), []scenario{{name: tt.name, method: "POST", url: "/api/v1/chatbots", key: A.fullKey,
+				body: `{"name":"x"}`, headers: tt.headers, wantStatus: tt.want}})
+		})
+	}
+}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -33,8 +34,13 @@ func (a *App) buildHandler(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	csrf, err := a.apiCrossOriginProtection()
+	if err != nil {
+		return err
+	}
 	mux.Handle("/api/v1/", httpx.Chain(apiMux,
 		cors,
+		csrf,
 		httpx.RateLimit(a.Limiter, apiLimitPerIP, httpx.ClientIPKey, a.Security),
 	))
 
@@ -72,6 +78,30 @@ func (a *App) buildHandler(ctx context.Context) error {
 		httpx.RejectDuplicateQuery(a.Security),
 	)
 	return nil
+}
+
+// apiCrossOriginProtection refuses state-changing /api/v1 requests that a
+// browser sends from another origin (the session cookie rides along with
+// them), except from the operator's CORS origins and Porthole's own public
+// URL. Programs that send no Origin or Sec-Fetch-Site pass: they hold no
+// cookie of a victim.
+func (a *App) apiCrossOriginProtection() (httpx.Middleware, error) {
+	cop := http.NewCrossOriginProtection()
+	for _, o := range append([]string{a.Config.PublicURL}, a.Config.CORSOrigins...) {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("invalid setting cors-origins: %v", err)
+		}
+	}
+	cop.SetDenyHandler(httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		ip := ""
+		if addr := httpx.ClientIP(r.Context()); addr.IsValid() {
+			ip = addr.String()
+		}
+		a.Security.RecordSecurityEvent(r.Context(), porthole.SecurityEvent{Kind: porthole.SecCSRFRefused, IP: ip,
+			RequestID: httpx.RequestID(r.Context()), Detail: "cross-origin " + r.Method + " " + r.URL.Path + " from " + r.Header.Get("Origin")})
+		return porthole.Errorf(porthole.EFORBIDDEN, "cross-origin request refused")
+	}))
+	return cop.Handler, nil
 }
 
 func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
