@@ -266,3 +266,25 @@ func TestAPICrossOriginProtection(t *testing.T) {
 		})
 	}
 }
+
+func TestJWKSPublishesOnlyPublicRSAKeys(t *testing.T) {
+	a := mustOpen(t, mustConfig(t))
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/.well-known/jwks.json", nil))
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &set) != nil || len(set.Keys) == 0 {
+		t.Fatalf("jwks = %d %s", rec.Code, rec.Body)
+	}
+	for _, k := range set.Keys {
+		if k["kty"] != "RSA" || k["kid"] == "" || k["alg"] != "RS256" || k["n"] == nil {
+			t.Fatalf("key %v", k)
+		}
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi"} {
+			if _, ok := k[private]; ok {
+				t.Fatalf("JWKS leaks private member %q", private)
+			}
+		}
+	}
+}
