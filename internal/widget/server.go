@@ -136,6 +136,10 @@ type Server struct {
 	sockets map[socket]struct{}
 	closing bool
 	wg      sync.WaitGroup
+	// live are the welcomed sockets the keepalive loop visits.
+	live             map[*socketSession]struct{}
+	keepAliveRunning bool
+	closingCh        chan struct{} // closed when Shutdown starts
 }
 
 // New checks deps and returns a Server.
@@ -155,7 +159,11 @@ func New(deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("widget: public URL %q has no valid origin", deps.PublicURL)
 	}
 	s := &Server{deps: deps, limits: deps.Limits.withDefaults(), logger: deps.Logger, publicOrigin: origin,
-		accept: acceptCoder, now: deps.Now, sockets: map[socket]struct{}{}}
+		now: deps.Now, sockets: map[socket]struct{}{},
+		live: map[*socketSession]struct{}{}, closingCh: make(chan struct{})}
+	if s.accept, err = acceptFor(socketLibrary); err != nil {
+		return nil, err
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -186,6 +194,9 @@ const shutdownGrace = 2 * time.Second
 // handlers until ctx ends. New connections are refused from the start.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	if !s.closing {
+		close(s.closingCh)
+	}
 	s.closing = true
 	all := make([]socket, 0, len(s.sockets))
 	for c := range s.sockets {

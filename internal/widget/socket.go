@@ -1,11 +1,15 @@
 package widget
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 
 	"github.com/coder/websocket"
+	gorilla "github.com/gorilla/websocket"
+	"github.com/lxzan/gws"
 )
 
 // WebSocket close codes the widget uses.
@@ -35,6 +39,37 @@ type socket interface {
 
 // acceptFunc upgrades a request that passed every check.
 type acceptFunc func(w http.ResponseWriter, r *http.Request, readLimit int64) (socket, error)
+
+// socketLibrary names the WebSocket library behind the seam. The default is
+// the production choice (docs/benchmarks.md, "Widget sockets"); the load
+// measurement builds the other variants with
+//
+//	go build -ldflags "-X github.com/porthole-chat/porthole/internal/widget.socketLibrary=gorilla" ./cmd/porthole
+//
+// It is only ever set at link time.
+var socketLibrary = "coder"
+
+// acceptFor returns the upgrade function of a library name.
+func acceptFor(library string) (acceptFunc, error) {
+	switch library {
+	case "coder":
+		return acceptCoder, nil
+	case "gorilla":
+		return acceptGorilla, nil
+	case "gws":
+		return acceptGWS, nil
+	}
+	return nil, errors.New("widget: unknown WebSocket library " + library)
+}
+
+// hijackable lets libraries that type-assert http.Hijacker (gorilla, gws)
+// hijack through middleware that only offers Unwrap, as coder/websocket does
+// with http.ResponseController.
+type hijackable struct{ http.ResponseWriter }
+
+func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(h.ResponseWriter).Hijack()
+}
 
 // acceptCoder upgrades with github.com/coder/websocket.
 func acceptCoder(w http.ResponseWriter, r *http.Request, readLimit int64) (socket, error) {
@@ -80,4 +115,17 @@ func (s coderSocket) Close(code int, reason string) error {
 func (s coderSocket) CloseNow() error { return s.c.CloseNow() }
 
 // closeCodeOf returns the close code behind a read error, or -1.
-func closeCodeOf(err error) int { return int(websocket.CloseStatus(err)) }
+func closeCodeOf(err error) int {
+	if code := websocket.CloseStatus(err); code != -1 {
+		return int(code)
+	}
+	var ge *gorilla.CloseError
+	if errors.As(err, &ge) {
+		return ge.Code
+	}
+	var we *gws.CloseError
+	if errors.As(err, &we) {
+		return int(we.Code)
+	}
+	return -1
+}

@@ -121,9 +121,31 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close(closeGoingAway, closeReasonStop)
 		return
 	}
-	defer s.untrack(conn)
 	sc := &socketSession{srv: s, conn: conn, claims: claims, session: session, ip: ip, requestID: httpx.RequestID(ctx)}
-	sc.run()
+	sctx, cancel := context.WithCancel(s.baseCtx)
+	sub, code, reason := sc.open(sctx)
+	if sub == nil {
+		if code > 0 {
+			_ = conn.Close(code, reason)
+		} else {
+			_ = conn.CloseNow()
+		}
+		cancel()
+		s.untrack(conn)
+		return
+	}
+	// The welcomed socket lives on a fresh goroutine and the handler
+	// returns: the connection is hijacked, and net/http's goroutine, whose
+	// stack grew deep serving the request and the welcome (SQL, JSON), would
+	// otherwise idle for the socket's whole life. A fresh goroutine's stack
+	// stays small while the socket is idle. Shutdown waits for it through
+	// track/untrack.
+	go func() {
+		defer s.untrack(conn)
+		defer cancel()
+		sc.live(sctx, cancel, sub)
+		_ = conn.CloseNow()
+	}()
 }
 
 func (s *Server) allowConnect(w http.ResponseWriter, r *http.Request, orgID, key string, limit porthole.Limit, detail string) bool {
@@ -182,6 +204,13 @@ type socketSession struct {
 	mu         sync.Mutex // guards lastSent and writes of stored frames
 	lastSent   int64
 	lastTyping time.Time
+
+	// Keepalive state, guarded by srv.mu: the server's one keepalive loop
+	// pings and refreshes tickets for every socket (see keepalive.go).
+	nextPing, nextTicket time.Time
+	ctx                  context.Context // the socket's; ends with it
+	end                  func(code int, reason string)
+	helpers              *sync.WaitGroup
 }
 
 func (c *socketSession) write(ctx context.Context, v any) error {
@@ -203,31 +232,22 @@ func (c *socketSession) securityEvent(ctx context.Context, kind, detail string) 
 	c.srv.deps.Security.RecordSecurityEvent(ctx, ev)
 }
 
-func (c *socketSession) run() {
-	s := c.srv
-	ctx, cancel := context.WithCancel(s.baseCtx)
-	defer cancel()
-	code, reason := c.serve(ctx, cancel)
-	if code > 0 {
-		_ = c.conn.Close(code, reason)
-	} else {
-		_ = c.conn.CloseNow()
-	}
-}
-
-// serve runs the socket and returns the close code and reason (code 0:
-// the connection is already gone).
-func (c *socketSession) serve(ctx context.Context, cancel context.CancelFunc) (int, string) {
+// open reads hello, joins the conversation, subscribes and sends welcome
+// (and what follows the first page of history). It returns the live
+// subscription, or nil and the close code and reason (code 0: the
+// connection is already gone).
+func (c *socketSession) open(ctx context.Context) (*pubsub.Subscription, int, string) {
 	s := c.srv
 	hctx, hcancel := context.WithTimeout(ctx, s.limits.HelloTimeout)
 	raw, err := c.conn.Read(hctx)
 	hcancel()
 	if err != nil {
-		return c.readEnd(err)
+		code, reason := c.readEnd(err)
+		return nil, code, reason
 	}
 	var hello clientFrame
 	if json.Unmarshal(raw, &hello) != nil || hello.Type != "hello" || hello.Session != c.session || hello.LastSeq < 0 {
-		return closePolicy, "the first frame must be hello with the session of the URL"
+		return nil, closePolicy, "the first frame must be hello with the session of the URL"
 	}
 	var identity *chat.VerifiedIdentity
 	identityRefused := false
@@ -243,17 +263,22 @@ func (c *socketSession) serve(ctx context.Context, cancel context.CancelFunc) (i
 	sess, err := s.deps.Chat.Join(ctx, c.claims.Business, c.claims.Chatbot, c.session, identity)
 	if err != nil {
 		s.logger.Error("widget: join failed", "err", err, "request_id", c.requestID)
-		return closeInternal, "unable to join the conversation"
+		return nil, closeInternal, "unable to join the conversation"
 	}
 	c.sess = sess
 	sub, err := s.deps.Chat.Subscribe(ctx, sess)
 	if err != nil {
-		return closeTryAgain, "live updates unavailable"
+		return nil, closeTryAgain, "live updates unavailable"
 	}
-	defer sub.Close()
+	ok := false
+	defer func() {
+		if !ok {
+			sub.Close()
+		}
+	}()
 	latest, err := s.deps.Chat.LatestSeq(ctx, sess)
 	if err != nil {
-		return closeInternal, "unable to read the conversation"
+		return nil, closeInternal, "unable to read the conversation"
 	}
 	after := hello.LastSeq
 	if after > latest {
@@ -261,7 +286,7 @@ func (c *socketSession) serve(ctx context.Context, cancel context.CancelFunc) (i
 	}
 	history, err := s.deps.Chat.History(ctx, sess, after, welcomeHistory)
 	if err != nil {
-		return closeInternal, "unable to read the conversation"
+		return nil, closeInternal, "unable to read the conversation"
 	}
 	online, _ := s.deps.Chat.Online(ctx, sess.OrgID, sess.ChatbotID)
 	ticket, exp := s.tickets.issue(c.claims.Business, c.claims.Chatbot, c.claims.Parent)
@@ -280,11 +305,21 @@ func (c *socketSession) serve(ctx context.Context, cancel context.CancelFunc) (i
 	}
 	c.mu.Unlock()
 	if err != nil {
-		return 0, ""
+		return nil, 0, ""
 	}
 	if identityRefused {
 		_ = c.write(ctx, errorFrame{Type: "error", Code: "identity_refused", Message: "the identity could not be verified; chatting anonymously"})
 	}
+	ok = true
+	return sub, 0, ""
+}
+
+// live runs a welcomed socket until it ends: the read loop here, the
+// forward loop on a helper goroutine, pings and tickets from the server's
+// keepalive loop.
+func (c *socketSession) live(ctx context.Context, cancel context.CancelFunc, sub *pubsub.Subscription) {
+	s := c.srv
+	defer sub.Close()
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -299,11 +334,12 @@ func (c *socketSession) serve(ctx context.Context, cancel context.CancelFunc) (i
 			cancel()
 		})
 	}
-	wg.Add(2)
+	wg.Add(1)
 	go func() { defer wg.Done(); c.forward(ctx, sub, end) }()
-	go func() { defer wg.Done(); c.keepAlive(ctx, end) }()
+	c.ctx = ctx
+	s.startKeepAlive(c, &wg, end)
+	defer s.stopKeepAlive(c)
 	end(c.readLoop(ctx))
-	return 0, ""
 }
 
 func (c *socketSession) readEnd(err error) (int, string) {
@@ -333,21 +369,12 @@ func (c *socketSession) catchUpLocked(ctx context.Context) error {
 }
 
 // forward relays live frames: stored ones in seq order exactly once (a gap
-// is filled from the store), live-only ones as they come. It also pushes a
-// fresh ticket now and then for the next reconnect.
+// is filled from the store), live-only ones as they come.
 func (c *socketSession) forward(ctx context.Context, sub *pubsub.Subscription, end func(int, string)) {
-	refresh := time.NewTicker(c.srv.limits.TicketRefresh)
-	defer refresh.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-refresh.C:
-			t, exp := c.srv.tickets.issue(c.claims.Business, c.claims.Chatbot, c.claims.Parent)
-			if c.write(ctx, ticketFrame{Type: "ticket", Ticket: t, TicketExpiresAt: exp.UnixMilli()}) != nil {
-				end(0, "")
-				return
-			}
 		case raw, ok := <-sub.C():
 			if !ok {
 				end(closeTryAgain, "fell behind; reconnect to resume")
@@ -380,25 +407,6 @@ func (c *socketSession) forward(ctx context.Context, sub *pubsub.Subscription, e
 				err = c.catchUpLocked(ctx)
 			}
 			c.mu.Unlock()
-			if err != nil {
-				end(0, "")
-				return
-			}
-		}
-	}
-}
-
-func (c *socketSession) keepAlive(ctx context.Context, end func(int, string)) {
-	t := time.NewTicker(c.srv.limits.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, c.srv.limits.PongTimeout)
-			err := c.conn.Ping(pctx)
-			cancel()
 			if err != nil {
 				end(0, "")
 				return
