@@ -124,6 +124,7 @@ type loader struct {
 	client  *http.Client
 	dialers []*net.Dialer
 	next    atomic.Uint64
+	closing atomic.Bool // set once the run closes its sockets
 
 	mu        sync.Mutex
 	failures  map[string]int
@@ -237,6 +238,9 @@ func (l *loader) read(v *visitor, conn *websocket.Conn, timed bool) {
 	for {
 		_, raw, err := conn.ReadMessage()
 		if err != nil {
+			if !l.closing.Load() {
+				l.fail("dropped by the server: " + closeText(err))
+			}
 			return
 		}
 		if !timed || v.seen.Load() {
@@ -293,6 +297,7 @@ func run(ctx context.Context, opts options, out io.Writer) (report, error) {
 	}
 	defer func() {
 		// Close every socket politely, then wait for the readers.
+		l.closing.Store(true)
 		for _, v := range visitors {
 			for _, c := range v.tabs {
 				if c != nil {
@@ -378,6 +383,7 @@ feed:
 		case <-time.After(opts.Duration):
 		case <-ctx.Done():
 		}
+		rep.Failures = l.failures
 		return rep, nil
 	}
 	return rep, l.fanout(ctx, visitors, &rep)
@@ -438,6 +444,15 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	}
 	i := int(float64(len(sorted))*p+0.5) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)].Round(10 * time.Microsecond)
+}
+
+// closeText names why a socket ended: its close code, or the error.
+func closeText(err error) string {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return fmt.Sprintf("close %d %s", ce.Code, ce.Text)
+	}
+	return err.Error()
 }
 
 func failureKind(err error) string {
