@@ -50,6 +50,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for active hours; nil means time.Now.
 	Now func() time.Time
+	// Security records refused inbox access (issue 5); nil records nothing.
+	Security porthole.SecurityRecorder
+	// Limiter spots inhuman message rates to mark a visitor as automated
+	// (issue 5, analytics); nil disables the check.
+	Limiter porthole.Limiter
+	// LeaseTTL is how long an idle agent holds a conversation; 0 means
+	// DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // Service is the conversation service. It is safe for concurrent use.
@@ -60,6 +68,10 @@ type Service struct {
 	vault  SecretSealer
 	logger *slog.Logger
 	now    func() time.Time
+	// issue 5: inbox, leases and automated traffic (handoff.go, inbox.go)
+	security porthole.SecurityRecorder
+	limiter  porthole.Limiter
+	leaseTTL time.Duration
 
 	baseCtx  context.Context
 	stop     context.CancelFunc
@@ -78,7 +90,10 @@ type turn struct {
 // New returns a Service. Call Shutdown to stop its turns.
 func New(cfg Config) *Service {
 	s := &Service{db: cfg.DB, bus: cfg.PubSub, engine: cfg.Engine, vault: cfg.Vault, logger: cfg.Logger, now: cfg.Now,
-		turns: map[string]*turn{}}
+		security: cfg.Security, limiter: cfg.Limiter, leaseTTL: cfg.LeaseTTL, turns: map[string]*turn{}}
+	if s.leaseTTL <= 0 {
+		s.leaseTTL = DefaultLeaseTTL
+	}
 	if s.engine == nil {
 		s.engine = EchoEngine{Delay: 40 * time.Millisecond}
 	}
@@ -218,8 +233,17 @@ func (s *Service) SendMessage(ctx context.Context, sess *Session, clientID, text
 		return Frame{}, false, err
 	}
 	online := InActiveHours(settings, s.now())
+	// Issue 5: who handles the conversation (the assistant, a waiting
+	// queue or an agent holding the lease) narrows the routing; see
+	// routeVisitorMessage and afterVisitorMessage in handoff.go.
+	handling, err := tn.InboxConversation(ctx, sess.Conversation.ID)
+	if err != nil {
+		return Frame{}, false, err
+	}
+	route := &entryAndOnline{entry: routingDecision(sess, settings, online), online: online, turn: online}
+	s.routeVisitorMessage(handling, text, route)
 	ev, created, err := tn.AppendEvent(ctx, store.NewEvent{ConversationID: sess.Conversation.ID, Kind: store.EventMessage,
-		Role: store.RoleVisitor, Text: text, ClientID: clientID, Audit: routingDecision(sess, settings, online)})
+		Role: store.RoleVisitor, Text: text, ClientID: clientID, Audit: route.entry})
 	if err != nil {
 		return Frame{}, false, err
 	}
@@ -228,11 +252,7 @@ func (s *Service) SendMessage(ctx context.Context, sess *Session, clientID, text
 		return f, false, nil
 	}
 	s.publish(ctx, sess, f)
-	if !online {
-		return f, true, s.offlineReply(ctx, sess, settings)
-	}
-	s.startTurn(sess)
-	return f, true, nil
+	return f, true, s.afterVisitorMessage(ctx, sess, settings, handling, route)
 }
 
 // Cancel stops the conversation's running turn, in whichever process runs it.
