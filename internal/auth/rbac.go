@@ -74,6 +74,9 @@ var Areas = []AreaRule{
 	{Area: "api_keys", Roles: adminsOnly},
 	{Area: "security_events", Roles: adminsRead},
 	{Area: "conversations", Roles: allWrite, PerChatbot: true},
+	// Supervising conversations (issue 5): reassign, take over from another
+	// agent, legal hold, contact merges and their undo. Owners and admins.
+	{Area: "supervision", Roles: adminsOnly},
 	{Area: "audit", Roles: adminsRead},
 	// Exporting the audit log hands out every payload: owners only.
 	{Area: "audit_export", Roles: ownersRead},

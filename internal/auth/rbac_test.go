@@ -16,8 +16,8 @@ func TestPermissionMatrix(t *testing.T) {
 		role porthole.Role
 		want string
 	}{
-		{"owner", porthole.RoleOwner, "organization:read organization:write chatbots:read chatbots:write origins:read origins:write settings:read settings:write members:read members:write api_keys:read api_keys:write security_events:read conversations:read conversations:write audit:read audit_export:read knowledge:read knowledge:write"},
-		{"admin", porthole.RoleAdmin, "organization:read chatbots:read chatbots:write origins:read origins:write settings:read settings:write members:read members:write api_keys:read api_keys:write security_events:read conversations:read conversations:write audit:read knowledge:read knowledge:write"},
+		{"owner", porthole.RoleOwner, "organization:read organization:write chatbots:read chatbots:write origins:read origins:write settings:read settings:write members:read members:write api_keys:read api_keys:write security_events:read conversations:read conversations:write supervision:read supervision:write audit:read audit_export:read knowledge:read knowledge:write"},
+		{"admin", porthole.RoleAdmin, "organization:read chatbots:read chatbots:write origins:read origins:write settings:read settings:write members:read members:write api_keys:read api_keys:write security_events:read conversations:read conversations:write supervision:read supervision:write audit:read knowledge:read knowledge:write"},
 		{"agent", porthole.RoleAgent, "organization:read chatbots:read origins:read settings:read members:read conversations:read conversations:write knowledge:read"},
 		{"viewer", porthole.RoleViewer, "organization:read chatbots:read origins:read settings:read members:read conversations:read knowledge:read"},
 		{"no role", "", ""},

@@ -136,7 +136,6 @@ type entryAndOnline struct {
 	online  bool
 	turn    bool // start an assistant turn (when online)
 	handoff bool // move to waiting after storing the message
-	reopen  bool // the conversation was closed: reopen it
 }
 
 func addToPayload(p json.RawMessage, extra map[string]any) json.RawMessage {
@@ -221,7 +220,9 @@ func InboxTopic(orgID string) string { return "inbox:" + orgID }
 
 // StaffTopic is the pubsub topic of a conversation's internal notes; only
 // callers that passed the visibility check may subscribe (SubscribeStaff).
-func StaffTopic(orgID, conversationID string) string { return "chat-staff:" + orgID + ":" + conversationID }
+func StaffTopic(orgID, conversationID string) string {
+	return "chat-staff:" + orgID + ":" + conversationID
+}
 
 // HandlingFrame tells the inbox that a conversation changed hands.
 type HandlingFrame struct {

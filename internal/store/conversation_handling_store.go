@@ -261,7 +261,8 @@ func (t *Tenant) ChangeHandling(ctx context.Context, ch HandlingChange) (InboxCo
 		if ch.State == StateAgent {
 			expires = millis(ch.LeaseUntil)
 		}
-		setAssignee, handoff, agent, closed := 0, 0, 0, 0
+		setAssignee, handoff, agent := 0, 0, 0
+		var closedAt int64
 		if ch.SetAssignee {
 			setAssignee = 1
 		}
@@ -272,17 +273,17 @@ func (t *Tenant) ChangeHandling(ctx context.Context, ch HandlingChange) (InboxCo
 			agent, handoff = 1, 1
 		}
 		if ch.State == StateClosed {
-			closed = 1
+			closedAt = now
 		}
 		res, err := tx.exec(ctx, `UPDATE conversations SET state = ?, holder = ?, lease_version = lease_version + 1,
 				lease_expires_at = ?,
 				assignee_id = CASE WHEN ? = 1 THEN ? ELSE assignee_id END,
 				handed_off_at = CASE WHEN ? = 1 AND handed_off_at = 0 THEN ? ELSE handed_off_at END,
 				agent_handled = CASE WHEN ? = 1 THEN 1 ELSE agent_handled END,
-				closed_at = CASE WHEN ? = 1 THEN ? ELSE 0 END,
+				closed_at = ?,
 				updated_at = ?
 			WHERE org_id = ? AND id = ? AND lease_version = ?`,
-			ch.State, ch.Holder, expires, setAssignee, ch.AssigneeID, handoff, now, agent, closed, now, now,
+			ch.State, ch.Holder, expires, setAssignee, ch.AssigneeID, handoff, now, agent, closedAt, now,
 			t.orgID, ch.ConversationID, ch.FromVersion)
 		if err != nil {
 			return fmt.Errorf("store: unable to change conversation handling: %w", err)
