@@ -88,6 +88,10 @@ func (a *App) seedDemo(ctx context.Context) (demoState, string, error) {
 	if err := a.ensureDemoOrigins(ctx, org.ID); err != nil {
 		return st, "", err
 	}
+	// assistant (issue 4): the demo clinic's knowledge; see demo_knowledge.go.
+	if err := a.seedDemoKnowledge(ctx, org.ID, bot.ID); err != nil {
+		return st, "", err
+	}
 	var pw [15]byte
 	_, _ = rand.Read(pw[:])
 	password := base64.RawURLEncoding.EncodeToString(pw[:])

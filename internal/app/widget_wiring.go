@@ -36,7 +36,11 @@ func (a *App) mountWidget(mux *http.ServeMux) error {
 	} else {
 		bus = pubsub.NewMemory()
 	}
-	chatSvc := chat.New(chat.Config{DB: a.DB, PubSub: bus, Vault: a.Vault, Logger: a.Logger})
+	// assistant (issue 4): the turn engine; see assistant_wiring.go.
+	engine, _ := a.newAssistant(bus)
+	chatSvc := chat.New(chat.Config{DB: a.DB, PubSub: bus, Vault: a.Vault, Logger: a.Logger, Engine: engine})
+	connectHandoff(engine, chatSvc)
+	// end assistant
 	key, err := loadOrCreateTicketKey(filepath.Join(a.Config.DataDir, widgetTicketKeyFile))
 	if err != nil {
 		return err

@@ -1,0 +1,400 @@
+package assistant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/porthole-chat/porthole/internal/assistant/llm"
+	"github.com/porthole-chat/porthole/internal/audit"
+	"github.com/porthole-chat/porthole/internal/chat"
+	"github.com/porthole-chat/porthole/internal/fetch"
+	"github.com/porthole-chat/porthole/internal/knowledge"
+	"github.com/porthole-chat/porthole/internal/porthole"
+	"github.com/porthole-chat/porthole/internal/pubsub"
+	"github.com/porthole-chat/porthole/internal/store"
+)
+
+// Actions this package records beside audit's shared ones.
+const (
+	// ActionBudgetExhausted is a turn refused because a budget was spent.
+	ActionBudgetExhausted = "usage.budget_exhausted"
+	// ActionReply is the end of a reply: its citations and token usage.
+	ActionReply = "assistant.reply"
+)
+
+// OfferHuman is added to every failure the visitor sees. The conversation
+// service hands off when the visitor answers with words such as "a person".
+const OfferHuman = "Would you like to talk to a person instead? Just say so and I'll ask someone from the team to join."
+
+// Searcher searches one chatbot's knowledge base; *knowledge.Service is one.
+type Searcher interface {
+	Search(ctx context.Context, ns knowledge.Namespace, query string, k int) ([]knowledge.Passage, error)
+}
+
+// Handoffer hands a conversation to a human; *chat.Service implements it.
+type Handoffer interface {
+	Handoff(ctx context.Context, orgID, conversationID, reason string) error
+}
+
+// Opener opens values sealed for an organization; *secrets.Vault is one.
+type Opener interface {
+	Open(ctx context.Context, orgID string, ciphertext []byte) ([]byte, error)
+}
+
+// ProviderFunc builds a chatbot's provider; llm.NewProvider is the default.
+type ProviderFunc func(ctx context.Context, cfg llm.Config, openKey llm.KeyOpener) (llm.Provider, error)
+
+// Config is what an Engine needs. DB is required; every other field may be
+// left zero and the feature that needs it is off.
+type Config struct {
+	DB *store.DB
+	// Knowledge answers retrieval and the knowledge_search tool.
+	Knowledge Searcher
+	// Vault opens provider keys and HTTP tool secrets.
+	Vault Opener
+	// Fetcher is the SSRF-safe client business HTTP tools are called
+	// through; nil refuses every HTTP tool.
+	Fetcher *fetch.Client
+	// Bus publishes the contact form to the visitor's sockets.
+	Bus pubsub.PubSub
+	// Limiter enforces the budgets; nil means no budgets.
+	Limiter porthole.Limiter
+	// Handoff hands conversations to humans; nil records the request only.
+	Handoff Handoffer
+	// Security records budget exhaustion by a visitor or an IP.
+	Security porthole.SecurityRecorder
+	Logger   *slog.Logger
+	// ClientIP returns the visitor's IP for the per-IP budget; nil (or "")
+	// skips that budget.
+	ClientIP func(ctx context.Context, in chat.TurnInput) string
+	// NewProvider builds providers; nil means llm.NewProvider.
+	NewProvider ProviderFunc
+	// Policy is the providers' retry and timeout policy.
+	Policy llm.Policy
+	// WordDelay paces the built-in provider.
+	WordDelay time.Duration
+	// TopK is how many passages retrieval passes to the model (default 4).
+	TopK int
+	// MaxToolRounds caps model requests per turn that follow tool calls
+	// (default 4).
+	MaxToolRounds int
+}
+
+// Engine is the assistant's turn engine. It is safe for concurrent use.
+type Engine struct {
+	cfg     Config
+	handoff atomic.Pointer[Handoffer]
+}
+
+var _ chat.TurnEngine = (*Engine)(nil)
+
+// New returns an Engine.
+func New(cfg Config) *Engine {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.NewProvider == nil {
+		cfg.NewProvider = llm.NewProvider
+	}
+	if cfg.TopK <= 0 {
+		cfg.TopK = 4
+	}
+	if cfg.MaxToolRounds <= 0 {
+		cfg.MaxToolRounds = 4
+	}
+	e := &Engine{cfg: cfg}
+	if cfg.Handoff != nil {
+		e.SetHandoff(cfg.Handoff)
+	}
+	return e
+}
+
+// SetHandoff sets the hand-off target after construction: the chat service
+// that implements it is built with the engine.
+func (e *Engine) SetHandoff(h Handoffer) { e.handoff.Store(&h) }
+
+// turnState is one turn in progress.
+type turnState struct {
+	in       chat.TurnInput
+	cfg      store.AssistantConfig
+	tools    *toolSet
+	passages []llm.Passage
+	reply    strings.Builder
+	emit     func(string) error
+}
+
+func (ts *turnState) write(text string) error {
+	if text == "" {
+		return nil
+	}
+	ts.reply.WriteString(text)
+	return ts.emit(text)
+}
+
+// Stream implements chat.TurnEngine.
+func (e *Engine) Stream(ctx context.Context, in chat.TurnInput, emit func(string) error) error {
+	tn := e.cfg.DB.Tenant(in.OrgID)
+	cfg, err := tn.AssistantConfig(ctx, in.ChatbotID)
+	if err != nil {
+		return err
+	}
+	question := lastVisitorText(in.History)
+	if question == "" {
+		return nil
+	}
+	ts := &turnState{in: in, cfg: cfg, emit: emit}
+
+	var scopes []budgetScope
+	if e.cfg.Limiter != nil {
+		ip := ""
+		if e.cfg.ClientIP != nil {
+			ip = e.cfg.ClientIP(ctx, in)
+		}
+		scopes = scopesOf(cfg, in, ip)
+		if scope, dim := e.admit(ctx, scopes); scope != "" {
+			e.budgetExhausted(ctx, in, scope, dim, ip)
+			return ts.write(BudgetMessage)
+		}
+	}
+
+	ts.passages = e.retrieve(ctx, in, question, "retrieval for the visitor's message")
+	ts.tools = e.toolsFor(cfg)
+	provider, err := e.provider(ctx, in.OrgID, cfg)
+	if err != nil {
+		return e.fail(ctx, ts, err)
+	}
+	req := llm.Request{Messages: historyMessages(in.History, cfg.HistoryTokens), Tools: ts.tools.defs}
+	var usage llm.Usage
+	var done llm.Event
+	for round := 0; ; round++ {
+		req.Passages = ts.passages
+		res, err := e.streamOnce(ctx, provider, req, ts)
+		usage.InputTokens += res.usage.InputTokens
+		usage.OutputTokens += res.usage.OutputTokens
+		if err != nil {
+			var lerr *llm.Error
+			if ctx.Err() == nil && errors.As(err, &lerr) {
+				err = e.fail(ctx, ts, lerr)
+			}
+			e.finish(ctx, ts, scopes, usage, done)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err // the provider failed, or emit did (the visitor is gone, the reply is too long)
+		}
+		done = res.done
+		if len(res.calls) == 0 {
+			break
+		}
+		if round >= e.cfg.MaxToolRounds {
+			e.cfg.Logger.Warn("assistant: tool rounds exhausted", "conversation", in.ConversationID)
+			break
+		}
+		req.Messages = append(req.Messages, llm.Message{Role: llm.RoleAssistant, Text: res.text, ToolCalls: res.calls})
+		for _, call := range res.calls {
+			result, isErr := e.runTool(ctx, ts, call)
+			if ctx.Err() != nil {
+				e.finish(ctx, ts, scopes, usage, done)
+				return ctx.Err()
+			}
+			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleTool, ToolCallID: call.ID, Text: result, ToolError: isErr})
+		}
+	}
+	citations := done.Citations
+	if citations == nil {
+		citations = llm.CitationsIn(ts.reply.String(), ts.passages)
+	}
+	if len(citations) > 0 && !strings.Contains(ts.reply.String(), "\nSources:") {
+		if err := ts.write(sourcesFooter(citations)); err != nil {
+			e.finish(ctx, ts, scopes, usage, done)
+			return err
+		}
+	}
+	if done.OfferHuman && !strings.Contains(ts.reply.String(), "person") {
+		if err := ts.write("\n\n" + OfferHuman); err != nil {
+			e.finish(ctx, ts, scopes, usage, done)
+			return err
+		}
+	}
+	done.Citations = citations
+	e.finish(ctx, ts, scopes, usage, done)
+	return nil
+}
+
+// sourcesFooter lists cited passages as the built-in provider does, so the
+// stored reply carries its citations.
+func sourcesFooter(citations []llm.Citation) string {
+	var b strings.Builder
+	b.WriteString("\n\nSources:")
+	for _, c := range citations {
+		title := strings.TrimSpace(c.Passage.SourceTitle)
+		if title == "" {
+			title = "Source"
+		}
+		b.WriteString("\n[" + strconv.Itoa(c.Number) + "] " + title)
+		if c.Passage.URL != "" {
+			b.WriteString(" " + c.Passage.URL)
+		}
+	}
+	return b.String()
+}
+
+// finish records the turn's usage (per conversation, against the budgets)
+// and its citations. It runs even when the turn was canceled: tokens spent
+// are spent.
+func (e *Engine) finish(ctx context.Context, ts *turnState, scopes []budgetScope, usage llm.Usage, done llm.Event) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	in := ts.in
+	if err := e.cfg.DB.Tenant(in.OrgID).AddUsage(sctx, in.ConversationID, usage.InputTokens, usage.OutputTokens); err != nil {
+		e.cfg.Logger.Error("assistant: unable to record usage", "conversation", in.ConversationID, "err", err)
+	}
+	if len(scopes) > 0 {
+		e.charge(sctx, scopes, usage.InputTokens+usage.OutputTokens)
+	}
+	cited := make([]map[string]any, 0, len(done.Citations))
+	for _, c := range done.Citations {
+		cited = append(cited, map[string]any{"n": c.Number, "passage_id": c.Passage.ID, "title": c.Passage.SourceTitle, "url": c.Passage.URL})
+	}
+	e.record(sctx, in, audit.Entry{Action: ActionReply, Target: "turn:" + in.TurnID,
+		Reason: "the assistant's reply: its citations and token usage",
+		Payload: audit.Payload(map[string]any{"turn_id": in.TurnID, "provider": ts.cfg.Provider, "model": ts.cfg.Model,
+			"input_tokens": usage.InputTokens, "output_tokens": usage.OutputTokens, "citations": cited,
+			"reply_bytes": ts.reply.Len(), "stop_reason": string(done.StopReason)})})
+}
+
+// fail tells the visitor the assistant cannot answer, offers a human and
+// returns err, so the turn ends as an error. Details go to the log only.
+func (e *Engine) fail(ctx context.Context, ts *turnState, err error) error {
+	e.cfg.Logger.Error("assistant: provider failed", "conversation", ts.in.ConversationID, "turn", ts.in.TurnID, "err", err)
+	msg := "Sorry, the assistant can't answer right now."
+	var lerr *llm.Error
+	if errors.As(err, &lerr) {
+		msg = lerr.VisitorMessage()
+	}
+	if ts.reply.Len() > 0 {
+		msg = "\n\n" + msg
+	}
+	if werr := ts.write(msg + " " + OfferHuman); werr != nil && ctx.Err() == nil {
+		return werr
+	}
+	return fmt.Errorf("assistant: %w", err)
+}
+
+// provider builds the chatbot's provider; its key is opened per request
+// with the organization's data key.
+func (e *Engine) provider(ctx context.Context, orgID string, cfg store.AssistantConfig) (llm.Provider, error) {
+	lc := llm.Config{Kind: llm.Kind(cfg.Provider), BaseURL: cfg.BaseURL, APIVersion: cfg.APIVersion, Model: cfg.Model,
+		APIKeySealed: cfg.APIKeySealed, SystemPrompt: cfg.SystemPrompt, Temperature: cfg.Temperature, MaxTokens: cfg.MaxTokens,
+		Policy: e.cfg.Policy, WordDelay: e.cfg.WordDelay}
+	var open llm.KeyOpener
+	if e.cfg.Vault != nil {
+		open = func(ctx context.Context, sealed []byte) ([]byte, error) { return e.cfg.Vault.Open(ctx, orgID, sealed) }
+	}
+	return e.cfg.NewProvider(ctx, lc, open)
+}
+
+// roundResult is one model request's outcome.
+type roundResult struct {
+	text  string
+	calls []llm.ToolCall
+	usage llm.Usage
+	done  llm.Event
+}
+
+// streamOnce runs one model request, passing text to the visitor as it
+// arrives. Canceling ctx closes the stream, which closes the upstream.
+func (e *Engine) streamOnce(ctx context.Context, provider llm.Provider, req llm.Request, ts *turnState) (roundResult, error) {
+	var res roundResult
+	stream, err := provider.Stream(ctx, req)
+	if err != nil {
+		return res, err
+	}
+	defer stream.Close()
+	var text strings.Builder
+	for {
+		ev, ok := stream.Next()
+		if !ok {
+			res.text = text.String()
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			return res, nil
+		}
+		switch ev.Kind {
+		case llm.EventText:
+			text.WriteString(ev.Text)
+			if err := ts.write(ev.Text); err != nil {
+				res.text = text.String()
+				return res, err
+			}
+		case llm.EventToolCall:
+			res.calls = append(res.calls, ev.ToolCall)
+		case llm.EventUsage:
+			res.usage = ev.Usage
+		case llm.EventDone:
+			res.done = ev
+		case llm.EventError:
+			res.text = text.String()
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			return res, ev.Err
+		}
+	}
+}
+
+// retrieve searches the chatbot's own namespace and records the lookup.
+func (e *Engine) retrieve(ctx context.Context, in chat.TurnInput, query, reason string) []llm.Passage {
+	if e.cfg.Knowledge == nil {
+		return nil
+	}
+	found, err := e.cfg.Knowledge.Search(ctx, knowledge.Namespace{OrgID: in.OrgID, ChatbotID: in.ChatbotID}, query, e.cfg.TopK)
+	if err != nil {
+		e.cfg.Logger.Warn("assistant: knowledge search failed; answering without", "conversation", in.ConversationID, "err", err)
+		return nil
+	}
+	passages := make([]llm.Passage, 0, len(found))
+	ids := make([]string, 0, len(found))
+	for _, p := range found {
+		passages = append(passages, llm.Passage{ID: p.ChunkID, SourceTitle: p.Title, URL: p.URL, Text: p.Text})
+		ids = append(ids, p.ChunkID)
+	}
+	e.record(ctx, in, audit.Entry{Action: audit.ActionKnowledgeLookup, Target: "chatbot:" + in.ChatbotID, Reason: reason,
+		Payload: audit.Payload(map[string]any{"turn_id": in.TurnID, "passage_ids": ids, "k": e.cfg.TopK})})
+	return passages
+}
+
+// record appends a decision of the assistant to the Wake. A failure is
+// logged: the turn goes on.
+func (e *Engine) record(ctx context.Context, in chat.TurnInput, entry audit.Entry) {
+	if entry.Actor.Kind == "" {
+		entry.Actor = audit.Actor{Kind: audit.ActorAssistant, ID: in.ChatbotID}
+	}
+	entry.ConversationID = in.ConversationID
+	if err := e.cfg.DB.Tenant(in.OrgID).RecordDecision(context.WithoutCancel(ctx), entry); err != nil {
+		e.cfg.Logger.Error("assistant: unable to record decision", "action", entry.Action, "conversation", in.ConversationID, "err", err)
+	}
+}
+
+// budgetExhausted records a refused turn for the organization, and a
+// security event when one visitor or one address spent its budget.
+func (e *Engine) budgetExhausted(ctx context.Context, in chat.TurnInput, scope, dimension, ip string) {
+	e.record(ctx, in, audit.Entry{Actor: audit.Actor{Kind: audit.ActorSystem}, Action: ActionBudgetExhausted,
+		Target:  "budget:" + scope + ":" + dimension,
+		Reason:  "the " + scope + " " + dimension + " budget of the assistant is spent for this window: the visitor got the limit message, no model was called",
+		Payload: audit.Payload(map[string]any{"chatbot_id": in.ChatbotID, "visitor_id": in.VisitorID, "scope": scope, "dimension": dimension})})
+	if e.cfg.Security != nil && scope != "org" {
+		e.cfg.Security.RecordSecurityEvent(context.WithoutCancel(ctx), porthole.SecurityEvent{
+			OrgID: in.OrgID, Kind: porthole.SecRateLimited, Actor: "visitor:" + in.VisitorID, IP: ip,
+			Detail: "assistant " + scope + " " + dimension + " budget exhausted",
+			Data:   map[string]any{"chatbot_id": in.ChatbotID, "conversation_id": in.ConversationID, "scope": scope, "dimension": dimension},
+		})
+	}
+}
