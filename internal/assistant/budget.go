@@ -70,17 +70,23 @@ func (e *Engine) charge(ctx context.Context, scopes []budgetScope, tokens int64)
 			continue
 		}
 		limit := porthole.Limit{N: s.budget.Tokens, Window: s.budget.Window()}
-		cost := min(tokens-1, limit.N) // one unit was taken by admit
-		for cost > 0 {
+		// One unit was taken by admit. A limiter takes a cost only when it
+		// fits, so an overshoot is charged in halving steps until the
+		// window is full: at most about 2*log2(N) calls.
+		remaining := min(tokens-1, limit.N)
+		step := remaining
+		for remaining > 0 && step > 0 {
+			cost := min(step, remaining)
 			d, err := e.cfg.Limiter.Allow(ctx, s.key("tokens"), limit, cost)
 			if err != nil {
 				e.cfg.Logger.Warn("assistant: unable to charge tokens", "scope", s.name, "err", err)
 				break
 			}
 			if d.Allowed {
-				break
+				remaining -= cost
+			} else {
+				step /= 2
 			}
-			cost /= 2
 		}
 	}
 }
