@@ -55,5 +55,17 @@ func (s *Server) routes() []Route {
 		{"POST", "/api/v1/api-keys", "api_keys:write", s.createAPIKey},
 		{"DELETE", "/api/v1/api-keys/{id}", "api_keys:write", s.revokeAPIKey},
 		// ---- end accounts ----
+
+		// ---- assistant and knowledge (issue 4; handlers in assistant_routes.go and knowledge_routes.go) ----
+		{"GET", "/api/v1/chatbots/{id}/assistant", "chatbots:read", s.getAssistantConfig},
+		{"PUT", "/api/v1/chatbots/{id}/assistant", "chatbots:write", s.putAssistantConfig},
+		{"GET", "/api/v1/chatbots/{id}/knowledge/sources", "knowledge:read", s.listKnowledgeSources},
+		{"POST", "/api/v1/chatbots/{id}/knowledge/sources", "knowledge:write", s.addKnowledgeSource},
+		{"POST", "/api/v1/chatbots/{id}/knowledge/uploads", "knowledge:write", s.uploadKnowledge}, // UploadRoutePattern: its own body cap
+		{"GET", "/api/v1/chatbots/{id}/knowledge/sources/{source_id}", "knowledge:read", s.getKnowledgeSource},
+		{"DELETE", "/api/v1/chatbots/{id}/knowledge/sources/{source_id}", "knowledge:write", s.deleteKnowledgeSource},
+		{"POST", "/api/v1/chatbots/{id}/knowledge/sources/{source_id}/reimport", "knowledge:write", s.reimportKnowledgeSource},
+		{"GET", "/api/v1/chatbots/{id}/knowledge/search", "knowledge:read", s.searchKnowledge},
+		// ---- end assistant and knowledge ----
 	}
 }

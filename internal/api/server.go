@@ -31,6 +31,8 @@ type Server struct {
 	recorder porthole.SecurityRecorder
 	extra    []Route
 	audit    *AuditDeps
+	// assistant and knowledge (issue 4): nil until WithAssistant
+	assistant *AssistantDeps
 }
 
 // NewServer returns the API server. extra routes (from other surfaces, such

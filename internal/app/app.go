@@ -28,6 +28,7 @@ import (
 	"github.com/porthole-chat/porthole/internal/auth"
 	"github.com/porthole-chat/porthole/internal/config"
 	"github.com/porthole-chat/porthole/internal/httpx"
+	"github.com/porthole-chat/porthole/internal/knowledge"
 	"github.com/porthole-chat/porthole/internal/porthole"
 	"github.com/porthole-chat/porthole/internal/ratelimit"
 	"github.com/porthole-chat/porthole/internal/secrets"
@@ -62,6 +63,8 @@ type App struct {
 	// The Wake: the batching writer, the checkpoint signer and its key.
 	AuditLog     *audit.Log
 	Checkpointer *audit.Checkpointer
+	// Knowledge is the chatbots' knowledge bases (issue 4; knowledge_wiring.go).
+	Knowledge *knowledge.Service
 
 	handler    http.Handler
 	services   []Service
@@ -105,6 +108,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 		a.Close()
 		return nil, err
 	}
+	a.openKnowledge() // issue 4: knowledge service and its worker
 	if err := a.buildHandler(ctx); err != nil {
 		a.Close()
 		return nil, err

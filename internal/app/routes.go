@@ -28,6 +28,7 @@ func (a *App) buildHandler(ctx context.Context) error {
 	authn := api.AccountAuthenticator{Accounts: a.Accounts}
 	api.NewServer(a.DB, authn, a.Security).
 		WithAudit(api.AuditDeps{Log: a.AuditLog, Store: a.DB.Audit(), Checkpointer: a.Checkpointer}).
+		WithAssistant(api.AssistantDeps{Knowledge: a.Knowledge, Sealer: a.Vault, MaxUploadBytes: knowledgeUploadBytes}). // issue 4
 		Register(apiMux)
 	mux.Handle("GET /.well-known/jwks.json", api.JWKSHandler(a.Accounts))
 	cors, err := httpx.CORS(a.Config.CORSOrigins, a.Security)
@@ -74,7 +75,7 @@ func (a *App) buildHandler(ctx context.Context) error {
 		httpx.ClientIPs(a.Config.TrustedProxies),
 		countRequests(requests),
 		httpx.SecurityHeaders(httpx.SecurityHeaderOptions{HTTPS: a.Config.PublicHTTPS()}),
-		httpx.BodyLimit(a.Config.MaxBodyBytes),
+		bodyLimit(a.Config.MaxBodyBytes), // issue 4: the global cap, except for the upload routes (knowledge_wiring.go)
 		httpx.RejectDuplicateQuery(a.Security),
 	)
 	return nil

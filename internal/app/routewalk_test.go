@@ -11,7 +11,9 @@ import (
 	"github.com/porthole-chat/porthole/docs"
 	"github.com/porthole-chat/porthole/internal/app"
 	"github.com/porthole-chat/porthole/internal/auth"
+	"github.com/porthole-chat/porthole/internal/knowledge"
 	"github.com/porthole-chat/porthole/internal/porthole"
+	"github.com/porthole-chat/porthole/internal/store"
 )
 
 type walkRoute struct{ method, path, permission string }
@@ -61,10 +63,15 @@ var walkBodies = map[string]string{
 	"POST /api/v1/auth/password-reset":           `{"email":"nobody@example.com"}`,
 	"POST /api/v1/auth/password-reset/confirm":   `{"token":"x","password":"another-long-passphrase"}`,
 	"POST /api/v1/auth/invitations/accept":       `{"token":"x","password":"another-long-passphrase"}`,
+	// assistant and knowledge (issue 4); the upload route takes multipart
+	// and answers 404 for another tenant's chatbot before reading the body.
+	"PUT /api/v1/chatbots/{id}/assistant":          `{"provider":"builtin","system_prompt":"Be brief."}`,
+	"POST /api/v1/chatbots/{id}/knowledge/sources": `{"url":"https://walk.example/page"}`,
 }
 
 type walkTenant struct {
 	orgID, chatbotID, originID, userID, sessionID, apiKeyID, conversationID string
+	sourceID                                                                string // a knowledge source of chatbotID (issue 4)
 }
 
 const walkPassword = "tangerine-bicycle-42"
@@ -122,7 +129,12 @@ func mustWalkTenant(tb testing.TB, a *app.App, name string) walkTenant {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return walkTenant{org.ID, bot.ID, o.ID, user, sessions[0].ID, keyID, conv.ID}
+	src, err := a.Knowledge.AddUpload(ctx, knowledge.Namespace{OrgID: org.ID, ChatbotID: bot.ID},
+		knowledge.Upload{Kind: store.KnowledgeText, Name: "walk.txt", Data: []byte("Opening hours are nine to five.")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return walkTenant{org.ID, bot.ID, o.ID, user, sessions[0].ID, keyID, conv.ID, src.ID}
 }
 
 // fill puts the other tenant's ids into a route's path.
@@ -139,6 +151,7 @@ func (w walkTenant) fill(path string) string {
 	default:
 		path = strings.Replace(path, "{id}", w.chatbotID, 1)
 	}
+	path = strings.Replace(path, "{source_id}", w.sourceID, 1)
 	return strings.Replace(path, "{user_id}", w.userID, 1)
 }
 
