@@ -47,7 +47,7 @@ type acceptFunc func(w http.ResponseWriter, r *http.Request, readLimit int64) (s
 //	go build -ldflags "-X github.com/porthole-chat/porthole/internal/widget.socketLibrary=gorilla" ./cmd/porthole
 //
 // It is only ever set at link time.
-var socketLibrary = "coder"
+var socketLibrary = "gorilla"
 
 // acceptFor returns the upgrade function of a library name.
 func acceptFor(library string) (acceptFunc, error) {
