@@ -56,6 +56,23 @@ func (s *Server) routes() []Route {
 		{"DELETE", "/api/v1/api-keys/{id}", "api_keys:write", s.revokeAPIKey},
 		// ---- end accounts ----
 
+		// ---- conversations (issue 5; handlers in conversation_routes.go, logic in internal/chat) ----
+		{"GET", "/api/v1/conversations", "conversations:read", s.listConversations},
+		{"GET", "/api/v1/conversations/export", "conversations:read", s.exportConversations},
+		{"GET", "/api/v1/conversations/analytics", "conversations:read", s.conversationAnalytics},
+		{"GET", "/api/v1/conversations/{id}", "conversations:read", s.getConversation},
+		{"GET", "/api/v1/conversations/{id}/export", "conversations:read", s.exportConversation},
+		{"POST", "/api/v1/conversations/{id}/take-over", "conversations:write", s.takeOverConversation()},
+		{"POST", "/api/v1/conversations/{id}/release", "conversations:write", s.releaseConversation()},
+		{"POST", "/api/v1/conversations/{id}/reply", "conversations:write", s.replyConversation},
+		{"POST", "/api/v1/conversations/{id}/notes", "conversations:write", s.addConversationNote},
+		{"POST", "/api/v1/conversations/{id}/close", "conversations:write", s.closeConversation()},
+		{"POST", "/api/v1/conversations/{id}/reopen", "conversations:write", s.reopenConversation()},
+		{"POST", "/api/v1/conversations/{id}/reassign", "supervision:write", s.reassignConversation},
+		{"POST", "/api/v1/conversations/{id}/supervisor-take-over", "supervision:write", s.supervisorTakeOver()},
+		{"PUT", "/api/v1/conversations/{id}/legal-hold", "supervision:write", s.putLegalHold},
+		// ---- end conversations ----
+
 		// ---- assistant and knowledge (issue 4; handlers in assistant_routes.go and knowledge_routes.go) ----
 		{"GET", "/api/v1/chatbots/{id}/assistant", "chatbots:read", s.getAssistantConfig},
 		{"PUT", "/api/v1/chatbots/{id}/assistant", "chatbots:write", s.putAssistantConfig},

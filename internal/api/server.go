@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/porthole-chat/porthole/internal/audit"
+	"github.com/porthole-chat/porthole/internal/chat"
 	"github.com/porthole-chat/porthole/internal/httpx"
 	"github.com/porthole-chat/porthole/internal/porthole"
 	"github.com/porthole-chat/porthole/internal/store"
@@ -31,6 +32,7 @@ type Server struct {
 	recorder porthole.SecurityRecorder
 	extra    []Route
 	audit    *AuditDeps
+	chat     *chat.Service // issue 5: conversation routes (WithConversations)
 	// assistant and knowledge (issue 4): nil until WithAssistant
 	assistant *AssistantDeps
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/porthole-chat/porthole/internal/chat"
 	"log/slog"
 	"net"
 	"net/http"
@@ -68,6 +69,7 @@ type App struct {
 
 	handler    http.Handler
 	services   []Service
+	chat       *chat.Service // issue 5: set by mountWidget, served by the API's conversation routes
 	onShutdown []func(context.Context) error
 }
 

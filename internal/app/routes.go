@@ -26,7 +26,8 @@ func (a *App) buildHandler(ctx context.Context) error {
 	// /api/v1: CORS for operator-listed origins only, limits per client IP.
 	apiMux := http.NewServeMux()
 	authn := api.AccountAuthenticator{Accounts: a.Accounts}
-	api.NewServer(a.DB, authn, a.Security).
+	apiServer := api.NewServer(a.DB, authn, a.Security)
+	apiServer.
 		WithAudit(api.AuditDeps{Log: a.AuditLog, Store: a.DB.Audit(), Checkpointer: a.Checkpointer}).
 		WithAssistant(api.AssistantDeps{Knowledge: a.Knowledge, Sealer: a.Vault, MaxUploadBytes: knowledgeUploadBytes}). // issue 4
 		Register(apiMux)
@@ -49,12 +50,14 @@ func (a *App) buildHandler(ctx context.Context) error {
 	if err := a.mountWidget(mux); err != nil {
 		return err
 	}
+	apiServer.WithConversations(a.chat) // issue 5: the chat service is built by mountWidget
 
 	// ---- dashboard (issue 3): server-rendered pages under /app/; GET / redirects there ----
 	dash, err := dashboard.New(dashboard.Deps{
 		DB: a.DB, Auth: a.Accounts, Security: a.Security, Limiter: a.Limiter,
 		PublicURL: a.Config.PublicURL, Logger: a.Logger,
 		AuditLog: a.AuditLog, AuditStore: a.DB.Audit(), Checkpointer: a.Checkpointer, // audit log page, export, replay
+		Knowledge: a.Knowledge, Sealer: a.Vault, MaxUploadBytes: knowledgeUploadBytes, // issue 4: assistant, knowledge, preview pages
 	})
 	if err != nil {
 		return err

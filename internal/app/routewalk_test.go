@@ -48,6 +48,11 @@ func mustRoutes(tb testing.TB) []walkRoute {
 
 // walkBodies are valid bodies, so a refusal is about who asks, not what.
 var walkBodies = map[string]string{
+	// issue 5: conversations
+	"POST /api/v1/conversations/{id}/reply":      `{"text":"hello"}`,
+	"POST /api/v1/conversations/{id}/notes":      `{"text":"note"}`,
+	"POST /api/v1/conversations/{id}/reassign":   `{"user_id":"01a1fdf2-6166-7459-80d6-405d1146e41d"}`,
+	"PUT /api/v1/conversations/{id}/legal-hold":  `{"hold":true}`,
 	"PATCH /api/v1/organization":                 `{"name":"Renamed"}`,
 	"POST /api/v1/chatbots":                      `{"name":"Walk bot"}`,
 	"PATCH /api/v1/chatbots/{id}":                `{"name":"Walk bot"}`,

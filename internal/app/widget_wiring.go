@@ -38,7 +38,10 @@ func (a *App) mountWidget(mux *http.ServeMux) error {
 	}
 	// assistant (issue 4): the turn engine; see assistant_wiring.go.
 	engine, _ := a.newAssistant(bus)
-	chatSvc := chat.New(chat.Config{DB: a.DB, PubSub: bus, Vault: a.Vault, Logger: a.Logger, Engine: engine})
+	chatSvc := chat.New(chat.Config{DB: a.DB, PubSub: bus, Vault: a.Vault, Logger: a.Logger, Engine: engine,
+		Security: a.Security, Limiter: a.Limiter}) // issue 5: inbox security events, automated-traffic rate
+	a.chat = chatSvc
+	a.services = append(a.services, &chat.Retention{DB: a.DB, Logger: a.Logger}) // issue 5: retention worker
 	connectHandoff(engine, chatSvc)
 	// end assistant
 	key, err := loadOrCreateTicketKey(filepath.Join(a.Config.DataDir, widgetTicketKeyFile))

@@ -252,12 +252,12 @@ func (s *Service) SupervisorTakeOver(ctx context.Context, p auth.Principal, id s
 }
 
 func (s *Service) takeOver(ctx context.Context, p auth.Principal, id string, in ActionInput, supervisor bool) (store.InboxConversation, error) {
-	if !p.IsUser() {
-		return store.InboxConversation{}, porthole.Errorf(porthole.EFORBIDDEN, "only a person can take a conversation")
-	}
 	c, err := s.conversationFor(ctx, p, id, auth.WriteAccess)
 	if err != nil {
 		return store.InboxConversation{}, err
+	}
+	if !p.IsUser() {
+		return store.InboxConversation{}, porthole.Errorf(porthole.EFORBIDDEN, "only a person can take a conversation")
 	}
 	until := s.db.Now().Add(s.leaseTTL)
 	if c.State == store.StateAgent && c.Holder == p.UserID {
@@ -402,12 +402,12 @@ func (s *Service) Reply(ctx context.Context, p auth.Principal, id, text, clientI
 	if clientID != "" && (!clientIDPattern.MatchString(clientID) || len(clientID) > 62) {
 		return Frame{}, porthole.Errorf(porthole.EINVALID, "client_id must be 1 to 62 of A-Z a-z 0-9 _ -")
 	}
-	if !p.IsUser() {
-		return Frame{}, porthole.Errorf(porthole.EFORBIDDEN, "only a person can reply")
-	}
 	c, err := s.conversationFor(ctx, p, id, auth.WriteAccess)
 	if err != nil {
 		return Frame{}, err
+	}
+	if !p.IsUser() {
+		return Frame{}, porthole.Errorf(porthole.EFORBIDDEN, "only a person can reply")
 	}
 	tn := s.db.Tenant(p.Org)
 	if c.State == store.StateAgent && c.Holder == p.UserID {
