@@ -15,6 +15,7 @@ import (
 	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/auth"
 	"github.com/porthole-chat/porthole/internal/httpx"
+	"github.com/porthole-chat/porthole/internal/knowledge"
 	"github.com/porthole-chat/porthole/internal/porthole"
 	"github.com/porthole-chat/porthole/internal/store"
 )
@@ -43,6 +44,11 @@ type Deps struct {
 	AuditLog     *audit.Log
 	AuditStore   audit.Store
 	Checkpointer *audit.Checkpointer
+	// Assistant and knowledge (issue 4): the knowledge pages answer 503
+	// without Knowledge; Sealer seals provider keys and tool secrets.
+	Knowledge      *knowledge.Service
+	Sealer         Sealer
+	MaxUploadBytes int64 // one knowledge file; knowledge.DefaultMaxUploadBytes when 0
 }
 
 // Dashboard serves the pages under BasePath.
@@ -61,6 +67,11 @@ type Dashboard struct {
 	auditLog     *audit.Log
 	auditStore   audit.Store
 	checkpointer *audit.Checkpointer
+
+	// issue 4
+	knowledge      *knowledge.Service
+	sealer         Sealer
+	maxUploadBytes int64
 }
 
 // New builds the dashboard. It fails only on a bad public URL or a broken
@@ -80,6 +91,10 @@ func New(deps Deps) (*Dashboard, error) {
 		db: deps.DB, auth: deps.Auth, rec: deps.Security, limiter: deps.Limiter,
 		publicURL: u.Scheme + "://" + u.Host, log: deps.Logger, richText: newRichTextPolicy(),
 		auditLog: deps.AuditLog, auditStore: deps.AuditStore, checkpointer: deps.Checkpointer,
+		knowledge: deps.Knowledge, sealer: deps.Sealer, maxUploadBytes: deps.MaxUploadBytes, // issue 4
+	}
+	if d.maxUploadBytes <= 0 {
+		d.maxUploadBytes = knowledge.DefaultMaxUploadBytes
 	}
 	if d.static, err = loadStatic(); err != nil {
 		return nil, err

@@ -31,6 +31,7 @@ var pageNames = []string{
 	"sign_in", "password_reset_request", "password_reset_confirm", "invitation_accept", "error",
 	"overview", "chatbots", "chatbot", "origins", "team", "api_keys", "sessions", "security_events",
 	"audit", "timeline",
+	"assistant", "knowledge", "preview", // issue 4
 }
 
 // staticFile is one embedded CSS or JS file with its content hash, which
@@ -226,6 +227,11 @@ var doneMessages = map[string]string{
 	"password-reset":   "Your password was changed. Every session was signed out; sign in with the new password.",
 	"reset-requested":  "If an account uses that email, a reset link is on its way. Check your inbox.",
 	"signed-out":       "You are signed out.",
+	// issue 4
+	"assistant-saved": "Assistant saved.",
+	"source-added":    "Source added. It is imported in the background; progress shows below.",
+	"source-reimport": "Re-import queued. The old passages stay searchable until it finishes.",
+	"source-deleted":  "Source deleted. Its passages left search at once.",
 }
 
 // doneNotice returns the notice a redirect asked for.

@@ -27,6 +27,19 @@ func (d *Dashboard) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /app/chatbots/{id}/appearance", d.member("chatbots:write", d.saveAppearance))
 	mux.HandleFunc("POST /app/chatbots/{id}/delete", d.member("chatbots:write", d.deleteChatbot))
 
+	// ---- assistant and knowledge (issue 4; assistant.go, knowledge.go) ----
+	mux.HandleFunc("GET /app/chatbots/{id}/assistant", d.member("chatbots:read", d.assistantPage))
+	mux.HandleFunc("POST /app/chatbots/{id}/assistant", d.member("chatbots:write", d.saveAssistant))
+	mux.HandleFunc("GET /app/chatbots/{id}/knowledge", d.member("knowledge:read", d.knowledgePage))
+	mux.HandleFunc("POST /app/chatbots/{id}/knowledge/url", d.member("knowledge:write", d.addKnowledgeURL))
+	mux.HandleFunc("POST /app/chatbots/{id}/knowledge/sitemap", d.member("knowledge:write", d.addKnowledgeSitemap))
+	mux.HandleFunc("POST /app/chatbots/{id}/knowledge/upload", d.member("knowledge:write", d.uploadKnowledge)) // its own body cap
+	mux.HandleFunc("POST /app/chatbots/{id}/knowledge/sources/{source_id}/reimport", d.member("knowledge:write", d.reimportKnowledge))
+	mux.HandleFunc("POST /app/chatbots/{id}/knowledge/sources/{source_id}/delete", d.member("knowledge:write", d.deleteKnowledge))
+	mux.HandleFunc("GET /app/chatbots/{id}/preview", d.member("knowledge:read", d.previewPageGet))
+	mux.HandleFunc("POST /app/chatbots/{id}/preview", d.member("knowledge:read", d.previewAsk))
+	// ---- end assistant and knowledge ----
+
 	mux.HandleFunc("GET /app/origins", d.member("origins:read", d.origins))
 	mux.HandleFunc("POST /app/origins", d.member("origins:write", d.addOrigin))
 	mux.HandleFunc("POST /app/origins/{id}/delete", d.member("origins:write", d.removeOrigin))
