@@ -19,13 +19,16 @@ import (
 // streaming.
 const demoWordDelay = 20 * time.Millisecond
 
-// newAssistant builds the knowledge service, its ingestion worker (run as a
-// service of the App) and the assistant's turn engine.
+// newAssistant builds the assistant's turn engine on the App's knowledge
+// service.
 func (a *App) newAssistant(bus pubsub.PubSub) (*assistant.Engine, *knowledge.Service) {
-	fetcher := fetch.New(fetch.Options{Security: a.Security})
-	ks := knowledge.New(knowledge.Config{DB: a.DB, Fetcher: fetcher, Security: a.Security, Logger: a.Logger})
-	worker := knowledge.NewWorker(ks, 0, 0)
-	a.services = append(a.services, ServiceFunc(worker.Run))
+	// The App's knowledge service (knowledge_wiring.go) runs the worker;
+	// an App opened without one gets its own here.
+	ks := a.Knowledge
+	if ks == nil {
+		ks = knowledge.New(knowledge.Config{DB: a.DB, Fetcher: fetch.New(fetch.Options{Security: a.Security}), Security: a.Security, Logger: a.Logger})
+		a.AddService(knowledge.NewWorker(ks, 0, 0))
+	}
 	// Business tools get their own client: responses up to the largest
 	// per-tool cap; each call's own cap and timeout are applied per call.
 	toolFetcher := fetch.New(fetch.Options{Security: a.Security, MaxBytes: store.MaxToolResponseBytes, Timeout: store.MaxToolTimeout})

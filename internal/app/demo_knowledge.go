@@ -36,9 +36,12 @@ Children under 12 get their check-up free when they come with a parent who is a 
 }
 
 // seedDemoKnowledge queues the demo clinic's documents for ingestion; the
-// knowledge worker the App runs (assistant_wiring.go) indexes them.
+// knowledge worker the App runs (knowledge_wiring.go) indexes them.
 func (a *App) seedDemoKnowledge(ctx context.Context, orgID, chatbotID string) error {
-	ks := knowledge.New(knowledge.Config{DB: a.DB, Fetcher: fetch.New(fetch.Options{Security: a.Security}), Security: a.Security, Logger: a.Logger})
+	ks := a.Knowledge
+	if ks == nil {
+		ks = knowledge.New(knowledge.Config{DB: a.DB, Fetcher: fetch.New(fetch.Options{Security: a.Security}), Security: a.Security, Logger: a.Logger})
+	}
 	ns := knowledge.Namespace{OrgID: orgID, ChatbotID: chatbotID}
 	for _, up := range demoKnowledge {
 		if _, err := ks.AddUpload(ctx, ns, up); err != nil {
