@@ -84,5 +84,10 @@ func (s *Server) routes() []Route {
 		{"POST", "/api/v1/chatbots/{id}/knowledge/sources/{source_id}/reimport", "knowledge:write", s.reimportKnowledgeSource},
 		{"GET", "/api/v1/chatbots/{id}/knowledge/search", "knowledge:read", s.searchKnowledge},
 		// ---- end assistant and knowledge ----
+
+		// ---- widget identity (issue 7; handlers in identity_routes.go) ----
+		{"POST", "/api/v1/chatbots/{id}/identity-secret", "chatbots:write", s.rotateIdentitySecret},
+		{"DELETE", "/api/v1/chatbots/{id}/identity-secret", "chatbots:write", s.removeIdentitySecret},
+		// ---- end widget identity ----
 	}
 }

@@ -61,6 +61,16 @@ const color = [params.get('color'), bot.color].find(value => /^#[0-9a-f]{3,8}$/i
 // CSSOM, which the frame's style-src 'self' allows (a style attribute would not be).
 if (color) doc.documentElement.style.setProperty('--accent', color)
 const greeting = params.get('greeting') || bot.greeting
+// A signed identity from the business's backend rides in the loader's
+// data-user-id + data-user-hash, or data-identity-token (a JWT). The server
+// verifies it; anything unsigned is ignored there.
+const userId = params.get('userId')
+const identityToken = params.get('identityToken')
+const identity = identityToken
+  ? { token: identityToken }
+  : userId && params.get('userHash')
+    ? { user_id: userId, user_hash: params.get('userHash') }
+    : undefined
 
 // ---- small helpers ------------------------------------------------------
 
@@ -470,7 +480,7 @@ const connect = () => {
   const ws = (socket = new WebSocket(url))
   ws.onopen = () => {
     opened = true
-    ws.send(JSON.stringify({ type: 'hello', session, last_seq: watermark }))
+    ws.send(JSON.stringify({ type: 'hello', session, last_seq: watermark, identity }))
   }
   ws.onmessage = event => {
     let frame
