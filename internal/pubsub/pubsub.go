@@ -2,7 +2,7 @@
 // process (Memory) or across several Porthole processes (Redis).
 //
 // Delivery is best effort and at most once: a subscriber that falls behind
-// is dropped (its channel closes, Err says why) rather than slowing the
+// is dropped (its channel closes or Next runs dry, Err says why) rather than slowing the
 // publisher or everybody else. Callers that must not lose anything keep the
 // truth elsewhere (the chat keeps its events in the database, numbered) and
 // use pubsub only to learn about it quickly.
@@ -36,12 +36,20 @@ var ErrClosed = errors.New("pubsub: subscription closed")
 // subscriber counts as too slow.
 const SubscriptionBuffer = 256
 
-// Subscription is one subscriber's view of a topic. Read C until it closes;
-// call Close when done.
+// Subscription is one subscriber's view of a topic, consumed in one of two
+// ways: read C until it closes, or call Notify once and then Next whenever
+// notified. Call Close when done.
+//
+// Messages wait in a queue that grows on demand up to SubscriptionBuffer
+// and is released when drained, so an idle subscription holds no buffer
+// (thousands of idle widget sockets each hold one). C allocates a channel
+// of SubscriptionBuffer on first use, for consumers that select on it.
 type Subscription struct {
 	topic   string
-	c       chan []byte
 	mu      sync.Mutex
+	queue   [][]byte    // undelivered messages while no channel exists
+	c       chan []byte // made by C on first use; then messages go here
+	notify  func()      // set by Notify; called after each delivery and at the end
 	closed  bool
 	err     error
 	release func(*Subscription) // removes it from its hub; called once
@@ -49,8 +57,58 @@ type Subscription struct {
 }
 
 // C returns the channel of messages. It is closed when the subscription
-// ends; Err then says why.
-func (s *Subscription) C() <-chan []byte { return s.c }
+// ends; Err then says why. The first call allocates the channel and moves
+// any queued messages into it; a subscription read through C must not be
+// read with Next.
+func (s *Subscription) C() <-chan []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c == nil {
+		s.c = make(chan []byte, SubscriptionBuffer)
+		for _, m := range s.queue {
+			s.c <- m // the queue never holds more than the channel's room
+		}
+		s.queue = nil
+		if s.closed {
+			close(s.c)
+		}
+	}
+	return s.c
+}
+
+// Notify sets fn to be called after each message is queued and once when
+// the subscription ends; if messages are already queued, fn is called
+// before Notify returns. fn runs on the publisher's goroutine, with pubsub
+// locks held: it must return at once and must not call back into the
+// PubSub (Subscribe, Publish, Close), only signal the consumer, which then
+// drains with Next. Call Notify at most once, and not together with C.
+func (s *Subscription) Notify(fn func()) {
+	s.mu.Lock()
+	s.notify = fn
+	pending := len(s.queue) > 0 || s.closed
+	s.mu.Unlock()
+	if pending {
+		fn()
+	}
+}
+
+// Next returns the oldest queued message without waiting. ok is false when
+// nothing is queued; Err then says whether the subscription has ended.
+// Messages queued before the end are still returned after it.
+func (s *Subscription) Next() (msg []byte, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 {
+		return nil, false
+	}
+	msg = s.queue[0]
+	s.queue[0] = nil
+	s.queue = s.queue[1:]
+	if len(s.queue) == 0 {
+		s.queue = nil // drained: release the backing array
+	}
+	return msg, true
+}
 
 // Topic returns the subscribed topic.
 func (s *Subscription) Topic() string { return s.topic }
@@ -70,9 +128,13 @@ func (s *Subscription) Close() error {
 
 func (s *Subscription) end(err error) {
 	s.mu.Lock()
+	var notify func()
 	if !s.closed {
 		s.closed, s.err = true, err
-		close(s.c)
+		if s.c != nil {
+			close(s.c)
+		}
+		notify = s.notify
 	}
 	s.mu.Unlock()
 	s.once.Do(func() {
@@ -80,6 +142,9 @@ func (s *Subscription) end(err error) {
 			s.release(s)
 		}
 	})
+	if notify != nil {
+		notify()
+	}
 }
 
 // deliver hands msg to the subscriber without blocking; it reports false
@@ -90,14 +155,27 @@ func (s *Subscription) deliver(msg []byte) bool {
 		s.mu.Unlock()
 		return true
 	}
-	select {
-	case s.c <- msg:
-		s.mu.Unlock()
-		return true
-	default:
+	if s.c != nil {
+		select {
+		case s.c <- msg:
+			s.mu.Unlock()
+			return true
+		default:
+			s.mu.Unlock()
+			return false
+		}
+	}
+	if len(s.queue) >= SubscriptionBuffer {
 		s.mu.Unlock()
 		return false
 	}
+	s.queue = append(s.queue, msg)
+	notify := s.notify
+	s.mu.Unlock()
+	if notify != nil {
+		notify()
+	}
+	return true
 }
 
 // hub is the local registry of subscriptions by topic, shared by Memory and
@@ -114,7 +192,7 @@ func newHub() *hub { return &hub{topics: map[string]map[*Subscription]struct{}{}
 
 // add registers a new subscription and reports whether it is the topic's first.
 func (h *hub) add(topic string) (*Subscription, bool) {
-	s := &Subscription{topic: topic, c: make(chan []byte, SubscriptionBuffer), release: h.remove}
+	s := &Subscription{topic: topic, release: h.remove}
 	h.mu.Lock()
 	subs := h.topics[topic]
 	first := subs == nil

@@ -190,3 +190,71 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 		t.Fatalf("fast subscriber affected: %q %v", got, fast.Err())
 	}
 }
+
+// TestNotifyAndNext consumes through Notify and Next, as the widget does:
+// messages arrive in order, a subscriber that falls SubscriptionBuffer
+// behind is dropped, and what was queued before the drop is still read.
+func TestNotifyAndNext(t *testing.T) {
+	tests := []struct {
+		name      string
+		published int
+		wantRead  int
+		wantErr   error
+	}{
+		{name: "within the buffer", published: 20, wantRead: 20},
+		{name: "exactly the buffer", published: pubsub.SubscriptionBuffer, wantRead: pubsub.SubscriptionBuffer},
+		{name: "one over: dropped", published: pubsub.SubscriptionBuffer + 1, wantRead: pubsub.SubscriptionBuffer, wantErr: pubsub.ErrSlowSubscriber},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := pubsub.NewMemory()
+			ctx := context.Background()
+			s, err := m.Subscribe(ctx, "t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			_ = m.Publish(ctx, "t", []byte("0")) // queued before Notify: signalled at once
+			notified := make(chan struct{}, 1)
+			s.Notify(func() {
+				select {
+				case notified <- struct{}{}:
+				default:
+				}
+			})
+			for i := 1; i < tt.published; i++ {
+				_ = m.Publish(ctx, "t", []byte(fmt.Sprint(i)))
+			}
+			select {
+			case <-notified:
+			case <-time.After(5 * time.Second):
+				t.Fatal("never notified")
+			}
+			n := 0
+			for {
+				msg, ok := s.Next()
+				if !ok {
+					break
+				}
+				if string(msg) != fmt.Sprint(n) {
+					t.Fatalf("message %d is %q (out of order)", n, msg)
+				}
+				n++
+			}
+			if n != tt.wantRead || !errors.Is(s.Err(), tt.wantErr) {
+				t.Fatalf("read %d then Err %v; want %d then %v", n, s.Err(), tt.wantRead, tt.wantErr)
+			}
+			if tt.wantErr == nil {
+				s.Close()
+				select {
+				case <-notified:
+				case <-time.After(5 * time.Second):
+					t.Fatal("not notified of Close")
+				}
+				if _, ok := s.Next(); ok || !errors.Is(s.Err(), pubsub.ErrClosed) {
+					t.Fatalf("after Close: Err %v", s.Err())
+				}
+			}
+		})
+	}
+}
