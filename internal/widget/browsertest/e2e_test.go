@@ -24,6 +24,13 @@ import (
 // returns Porthole's URL, the demo page's URL and the demo business id.
 func mustRealPorthole(t *testing.T) (portholeURL, demoURL, business string) {
 	t.Helper()
+	portholeURL, demoURL, business, _ = mustRealPortholeApp(t)
+	return portholeURL, demoURL, business
+}
+
+// mustRealPortholeApp is mustRealPorthole that also returns the running app.
+func mustRealPortholeApp(t *testing.T) (portholeURL, demoURL, business string, running *app.App) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +70,7 @@ func mustRealPorthole(t *testing.T) (portholeURL, demoURL, business string) {
 	if m == nil {
 		t.Fatalf("demo printed no business id: %s", out.String())
 	}
-	return "http://" + ln.Addr().String(), "http://" + demoAddr + "/", m[1]
+	return "http://" + ln.Addr().String(), "http://" + demoAddr + "/", m[1], a
 }
 
 func TestEndToEndDemoStreamsAReply(t *testing.T) {
