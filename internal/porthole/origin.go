@@ -105,3 +105,28 @@ func validHostname(h string) bool {
 	}
 	return true
 }
+
+// CompanionOrigin returns the www / non-www twin of an exact origin
+// (https://shop.example ↔ https://www.shop.example), which adding a site
+// allows too so the widget works on both from day one. IP addresses,
+// localhost, single-label hosts and subdomain patterns have none.
+func CompanionOrigin(origin string) (string, bool) {
+	scheme, rest, ok := strings.Cut(origin, "://")
+	if !ok || strings.HasPrefix(rest, "*.") || strings.HasPrefix(rest, "[") {
+		return "", false
+	}
+	host, port := rest, ""
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
+		host, port = rest[:i], rest[i:]
+	}
+	if net.ParseIP(host) != nil || host == "localhost" || !strings.Contains(host, ".") {
+		return "", false
+	}
+	if twin, ok := strings.CutPrefix(host, "www."); ok {
+		if !strings.Contains(twin, ".") {
+			return "", false
+		}
+		return scheme + "://" + twin + port, true
+	}
+	return scheme + "://www." + host + port, true
+}

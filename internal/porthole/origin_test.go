@@ -92,3 +92,26 @@ func TestNewIDIsValidAndUnique(t *testing.T) {
 		}
 	}
 }
+
+func TestCompanionOrigin(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"https://smileclinic.com", "https://www.smileclinic.com", true},
+		{"https://www.smileclinic.com", "https://smileclinic.com", true},
+		{"http://shop.example.co.uk:8080", "http://www.shop.example.co.uk:8080", true},
+		{"https://www.com", "", false},
+		{"http://localhost:8081", "", false},
+		{"http://127.0.0.1:8081", "", false},
+		{"http://[::1]:8081", "", false},
+		{"https://*.example.com", "", false},
+		{"https://intranet", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := CompanionOrigin(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("CompanionOrigin(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}

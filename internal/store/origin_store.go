@@ -9,8 +9,11 @@ import (
 	"github.com/porthole-chat/porthole/internal/porthole"
 )
 
-// AddOrigin normalizes and adds an allowed origin to the bound organization.
-// Adding one that is there already is ECONFLICT.
+// AddOrigin normalizes and adds an allowed origin to the bound organization,
+// together with its www / non-www companion (porthole.CompanionOrigin) so a
+// site works under both names from day one; a companion that is listed
+// already is left alone. Adding an origin that is there already is
+// ECONFLICT.
 func (t *Tenant) AddOrigin(ctx context.Context, raw string) (porthole.AllowedOrigin, error) {
 	origin, pattern, err := porthole.NormalizeOrigin(raw)
 	if err != nil {
@@ -29,7 +32,18 @@ func (t *Tenant) AddOrigin(ctx context.Context, raw string) (porthole.AllowedOri
 		case err != nil:
 			return fmt.Errorf("store: unable to add origin: %w", err)
 		}
-		return t.record(ctx, tx, "origin.add", "origin:"+o.Origin, map[string]any{"id": o.ID, "pattern": o.Pattern})
+		payload := map[string]any{"id": o.ID, "pattern": o.Pattern}
+		if twin, ok := porthole.CompanionOrigin(o.Origin); ok {
+			res, err := tx.exec(ctx, `INSERT INTO allowed_origins (id, org_id, origin, pattern, created_at) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (org_id, origin) DO NOTHING`, porthole.NewID(), t.orgID, twin, false, millis(o.CreatedAt))
+			if err != nil {
+				return fmt.Errorf("store: unable to add companion origin: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				payload["companion"] = twin
+			}
+		}
+		return t.record(ctx, tx, "origin.add", "origin:"+o.Origin, payload)
 	})
 	return o, err
 }

@@ -59,7 +59,7 @@ func TestRowLevelSecurity(t *testing.T) {
 		a, b  []string
 	}{
 		{"chatbots without filter", `SELECT name FROM chatbots ORDER BY name`, []string{"a-bot"}, []string{"b-bot"}},
-		{"origins without filter", `SELECT origin FROM allowed_origins`, []string{"https://a.example"}, []string{"https://b.example"}},
+		{"origins without filter", `SELECT origin FROM allowed_origins ORDER BY origin`, []string{"https://a.example", "https://www.a.example"}, []string{"https://b.example", "https://www.b.example"}},
 		{"organizations without filter", `SELECT name FROM organizations`, []string{"A"}, []string{"B"}},
 		{"settings without filter", `SELECT org_id FROM org_settings`, []string{a.ID}, []string{b.ID}},
 		{"explicit other tenant filter", `SELECT name FROM chatbots WHERE org_id = '` + b.ID + `'`, nil, []string{"b-bot"}},
@@ -101,7 +101,7 @@ func TestRowLevelSecurity(t *testing.T) {
 	if got, _ := tb.TenantRawStrings(ctx, `SELECT name FROM chatbots`); !slices.Equal(got, []string{"b-bot"}) {
 		t.Fatalf("B's chatbots after A's blanket update = %v", got)
 	}
-	if got, _ := tb.TenantRawStrings(ctx, `SELECT origin FROM allowed_origins`); len(got) != 1 {
+	if got, _ := tb.TenantRawStrings(ctx, `SELECT origin FROM allowed_origins`); len(got) != 2 {
 		t.Fatalf("B's origins after A's blanket delete = %v", got)
 	}
 }

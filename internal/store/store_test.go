@@ -106,6 +106,13 @@ func TestOrigins(t *testing.T) {
 		if err != nil || o.Origin != "https://smileclinic.com" {
 			t.Fatalf("AddOrigin = %+v, %v", o, err)
 		}
+		// Adding a site seeds its www companion too.
+		if list, _ := ta.Origins(ctx); len(list) != 2 || list[1].Origin != "https://www.smileclinic.com" || list[1].Pattern {
+			t.Fatalf("Origins after adding a site = %+v; want it and its www companion", list)
+		}
+		// Adding the companion itself is then a conflict, not a second row.
+		_, err = ta.AddOrigin(ctx, "https://www.smileclinic.com")
+		wantCode(t, err, porthole.ECONFLICT)
 		_, err = ta.AddOrigin(ctx, "https://smileclinic.com")
 		wantCode(t, err, porthole.ECONFLICT)
 		_, err = ta.AddOrigin(ctx, "javascript:alert(1)")
@@ -133,8 +140,8 @@ func TestOrigins(t *testing.T) {
 			t.Fatalf("RemoveOrigin: %v", err)
 		}
 		list, _ := ta.Origins(ctx)
-		if len(list) != 1 || !list[0].Pattern {
-			t.Fatalf("Origins after remove = %+v", list)
+		if len(list) != 2 || !list[0].Pattern || list[1].Origin != "https://www.smileclinic.com" {
+			t.Fatalf("Origins after remove = %+v; want the pattern and the companion", list)
 		}
 	})
 }
