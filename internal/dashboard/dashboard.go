@@ -8,12 +8,14 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/microcosm-cc/bluemonday"
 
 	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/auth"
+	"github.com/porthole-chat/porthole/internal/chat"
 	"github.com/porthole-chat/porthole/internal/httpx"
 	"github.com/porthole-chat/porthole/internal/knowledge"
 	"github.com/porthole-chat/porthole/internal/porthole"
@@ -49,6 +51,9 @@ type Deps struct {
 	Knowledge      *knowledge.Service
 	Sealer         Sealer
 	MaxUploadBytes int64 // one knowledge file; knowledge.DefaultMaxUploadBytes when 0
+	// Chat is the conversation service behind the inbox, exports and
+	// analytics (issue 5); those pages answer 503 without it.
+	Chat *chat.Service
 }
 
 // Dashboard serves the pages under BasePath.
@@ -72,6 +77,12 @@ type Dashboard struct {
 	knowledge      *knowledge.Service
 	sealer         Sealer
 	maxUploadBytes int64
+
+	// issue 5: inbox, exports, analytics (inbox.go, inbox_events.go, analytics.go)
+	chat *chat.Service
+	// shutdown is closed by Shutdown: live event streams end with it.
+	shutdown     chan struct{}
+	shutdownOnce sync.Once
 }
 
 // New builds the dashboard. It fails only on a bad public URL or a broken
@@ -92,6 +103,7 @@ func New(deps Deps) (*Dashboard, error) {
 		publicURL: u.Scheme + "://" + u.Host, log: deps.Logger, richText: newRichTextPolicy(),
 		auditLog: deps.AuditLog, auditStore: deps.AuditStore, checkpointer: deps.Checkpointer,
 		knowledge: deps.Knowledge, sealer: deps.Sealer, maxUploadBytes: deps.MaxUploadBytes, // issue 4
+		chat: deps.Chat, shutdown: make(chan struct{}), // issue 5
 	}
 	if d.maxUploadBytes <= 0 {
 		d.maxUploadBytes = knowledge.DefaultMaxUploadBytes

@@ -40,6 +40,27 @@ func (d *Dashboard) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /app/chatbots/{id}/preview", d.member("knowledge:read", d.previewAsk))
 	// ---- end assistant and knowledge ----
 
+	// ---- inbox, exports, analytics (issue 5; inbox.go, inbox_events.go, analytics.go) ----
+	// The chat service checks grants and the sharing policy for every
+	// conversation; conversations:read is the least a page needs.
+	mux.HandleFunc("GET /app/inbox", d.member("conversations:read", d.inboxPage))
+	mux.HandleFunc("GET /app/inbox.json", d.member("conversations:read", d.inboxJSON))
+	mux.HandleFunc("GET /app/inbox/events", d.member("conversations:read", d.inboxEvents))
+	mux.HandleFunc("POST /app/inbox/export", d.member("conversations:read", d.exportConversations))
+	mux.HandleFunc("GET /app/inbox/{id}", d.member("conversations:read", d.conversationPage))
+	mux.HandleFunc("GET /app/inbox/{id}/events", d.member("conversations:read", d.conversationEvents))
+	mux.HandleFunc("POST /app/inbox/{id}/export", d.member("conversations:read", d.exportConversation))
+	mux.HandleFunc("POST /app/inbox/{id}/reply", d.member("conversations:write", d.replyToConversation))
+	mux.HandleFunc("POST /app/inbox/{id}/notes", d.member("conversations:write", d.addConversationNote))
+	mux.HandleFunc("POST /app/inbox/{id}/take-over", d.member("conversations:write", d.conversationAction(takeOver, "taken-over")))
+	mux.HandleFunc("POST /app/inbox/{id}/release", d.member("conversations:write", d.conversationAction(release, "released")))
+	mux.HandleFunc("POST /app/inbox/{id}/close", d.member("conversations:write", d.conversationAction(closeConversation, "closed")))
+	mux.HandleFunc("POST /app/inbox/{id}/reopen", d.member("conversations:write", d.conversationAction(reopen, "reopened")))
+	mux.HandleFunc("POST /app/inbox/{id}/reassign", d.member("supervision:write", d.reassignConversation))
+	mux.HandleFunc("POST /app/inbox/{id}/supervisor-take-over", d.member("supervision:write", d.conversationAction(supervisorTakeOver, "supervisor-in")))
+	mux.HandleFunc("GET /app/analytics", d.member("conversations:read", d.analyticsPage))
+	// ---- end inbox ----
+
 	mux.HandleFunc("GET /app/origins", d.member("origins:read", d.origins))
 	mux.HandleFunc("POST /app/origins", d.member("origins:write", d.addOrigin))
 	mux.HandleFunc("POST /app/origins/{id}/delete", d.member("origins:write", d.removeOrigin))

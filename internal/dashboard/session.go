@@ -197,6 +197,8 @@ func navFor(p auth.Principal) []navItem {
 	if p.Org != "" {
 		add("organization:read", "overview", "Overview", BasePath)
 		add("chatbots:read", "chatbots", "Chatbots", BasePath+"chatbots")
+		add("conversations:read", "inbox", "Inbox", BasePath+"inbox")             // issue 5
+		add("conversations:read", "analytics", "Analytics", BasePath+"analytics") // issue 5
 		add("origins:read", "origins", "Allowed origins", BasePath+"origins")
 		add("members:read", "team", "Team", BasePath+"team")
 		add("api_keys:read", "api-keys", "API keys", BasePath+"api-keys")
