@@ -58,10 +58,12 @@ func (a *App) buildHandler(ctx context.Context) error {
 		PublicURL: a.Config.PublicURL, Logger: a.Logger,
 		AuditLog: a.AuditLog, AuditStore: a.DB.Audit(), Checkpointer: a.Checkpointer, // audit log page, export, replay
 		Knowledge: a.Knowledge, Sealer: a.Vault, MaxUploadBytes: knowledgeUploadBytes, // issue 4: assistant, knowledge, preview pages
+		Chat: a.chat, // issue 5: inbox, exports, analytics
 	})
 	if err != nil {
 		return err
 	}
+	a.OnShutdown(dash.Shutdown) // ends the inbox's live event streams, which would hold up the drain
 	mux.Handle(dashboard.BasePath, dash.Handler())
 	mux.HandleFunc("GET /{$}", dashboard.RedirectRoot)
 	// ---- end dashboard ----
