@@ -149,6 +149,14 @@ func (s *Service) Join(ctx context.Context, orgID, chatbotID, sessionID string, 
 		if v, err = tn.UpdateVisitor(ctx, v.ID, identity.UserID, identity.Name, identity.Email); err != nil {
 			return nil, err
 		}
+		// Issue 5 (contacts.go): a signed email is a verified one; it may
+		// merge this row into the contact with the same verified email.
+		// The session keeps its own visitor row either way.
+		if identity.Email != "" {
+			if _, _, err := s.saveContactDetails(ctx, orgID, v.ID, ContactDetails{Email: identity.Email, EmailVerified: true}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	conv, err := tn.EnsureConversation(ctx, v.ID, chatbotID)
 	if err != nil {
@@ -333,13 +341,17 @@ func (s *Service) offlineReply(ctx context.Context, sess *Session, settings stor
 
 var contactFields = []FormField{
 	{Name: "name", Label: "Name", Type: "text", Required: true},
+	{Name: "phone", Label: "Phone", Type: "tel"}, // issue 5: stored in E.164 (porthole.NormalizePhone)
 	{Name: "email", Label: "Email", Type: "email", Required: true},
 	{Name: "message", Label: "Message", Type: "textarea"},
 }
 
 // SubmitForm validates a form submission. An invalid one returns a
 // form_result frame with errors, stored nowhere; an accepted one is stored,
-// updates the visitor's contact details and is published.
+// updates the visitor's contact details and is published. The visitor row
+// is upgraded in place (issue 5, contacts.go): the phone in E.164, the
+// typed email unverified, and a merge into an existing contact with the
+// same phone; the session still sees only its own conversation.
 func (s *Service) SubmitForm(ctx context.Context, sess *Session, formID string, values map[string]string) (Frame, error) {
 	if formID != ContactFormID {
 		return Frame{}, porthole.Errorf(porthole.EINVALID, "unknown form %q", formID)
@@ -365,6 +377,12 @@ func (s *Service) SubmitForm(ctx context.Context, sess *Session, formID string, 
 			}
 		case f.Name == "name" && utf8.RuneCountInString(v) > 200:
 			errs[f.Name] = "too long"
+		case f.Name == "phone" && v != "":
+			phone, err := porthole.NormalizePhone(v, s.phoneCountry(ctx, sess.OrgID, sess.ChatbotID))
+			if err != nil {
+				errs[f.Name] = porthole.ErrorMessage(err)
+			}
+			v = phone
 		case utf8.RuneCountInString(v) > MaxMessageRunes:
 			errs[f.Name] = "too long"
 		}
@@ -373,7 +391,7 @@ func (s *Service) SubmitForm(ctx context.Context, sess *Session, formID string, 
 	if len(errs) > 0 {
 		return Frame{Type: FrameFormResult, FormID: formID, Status: "invalid", Errors: errs}, nil
 	}
-	if _, err := tn.UpdateVisitor(ctx, sess.Visitor.ID, "", clean["name"], clean["email"]); err != nil {
+	if _, _, err := s.SaveContactDetails(ctx, sess, ContactDetails{Name: clean["name"], Email: clean["email"], Phone: clean["phone"]}); err != nil {
 		return Frame{}, err
 	}
 	ev, _, err := tn.AppendEvent(ctx, store.NewEvent{ConversationID: sess.Conversation.ID, Kind: store.EventFormResult,
