@@ -1,8 +1,10 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -155,6 +157,20 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Hijack passes through for WebSocket libraries that type-assert
+// http.Hijacker (gorilla, gws) rather than use http.ResponseController.
+func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(s.ResponseWriter).Hijack()
+}
+
+// Flush passes through for streaming responses (server-sent events).
+func (s *statusRecorder) Flush() {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	_ = http.NewResponseController(s.ResponseWriter).Flush()
+}
 
 func countRequests(c *prometheus.CounterVec) httpx.Middleware {
 	return func(next http.Handler) http.Handler {

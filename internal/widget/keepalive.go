@@ -2,7 +2,6 @@ package widget
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
@@ -18,13 +17,13 @@ func (l Limits) keepAliveTick() time.Duration {
 }
 
 // startKeepAlive enrolls a socket that has been welcomed. Helpers it starts
-// are counted in wg, which the socket waits for; end closes the socket.
-func (s *Server) startKeepAlive(c *socketSession, wg *sync.WaitGroup, end func(int, string)) {
+// are counted in c.helpers, which the socket waits for; c.end closes the
+// socket.
+func (s *Server) startKeepAlive(c *socketSession) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.nextPing, c.nextTicket = now.Add(s.limits.PingInterval), now.Add(s.limits.TicketRefresh)
-	c.end, c.helpers = end, wg
 	s.live[c] = struct{}{}
 	if !s.keepAliveRunning && !s.closing {
 		s.keepAliveRunning = true

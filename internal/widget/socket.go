@@ -1,10 +1,8 @@
 package widget
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 
 	"github.com/coder/websocket"
@@ -60,15 +58,6 @@ func acceptFor(library string) (acceptFunc, error) {
 		return acceptGWS, nil
 	}
 	return nil, errors.New("widget: unknown WebSocket library " + library)
-}
-
-// hijackable lets libraries that type-assert http.Hijacker (gorilla, gws)
-// hijack through middleware that only offers Unwrap, as coder/websocket does
-// with http.ResponseController.
-type hijackable struct{ http.ResponseWriter }
-
-func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return http.NewResponseController(h.ResponseWriter).Hijack()
 }
 
 // acceptCoder upgrades with github.com/coder/websocket.

@@ -25,8 +25,10 @@ var gorillaUpgrader = websocket.Upgrader{
 }
 
 // gorillaReadBuffer is small: client frames are small JSON objects, and a
-// read buffer stays allocated for the socket's whole life.
-const gorillaReadBuffer = 1024
+// read buffer stays allocated for the socket's whole life. A frame larger
+// than the buffer (up to the read limit) is still read whole: gorilla reads
+// its payload through the buffer in pieces.
+const gorillaReadBuffer = 256
 
 // closeHandshakeWait is how long Close waits for the peer's answering close
 // frame before dropping the connection.
@@ -34,7 +36,7 @@ const closeHandshakeWait = 2 * time.Second
 
 // acceptGorilla upgrades with github.com/gorilla/websocket.
 func acceptGorilla(w http.ResponseWriter, r *http.Request, readLimit int64) (socket, error) {
-	c, err := gorillaUpgrader.Upgrade(hijackable{w}, r, nil)
+	c, err := gorillaUpgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return nil, err
 	}

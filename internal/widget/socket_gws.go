@@ -27,7 +27,7 @@ const gwsSocketKey = "widget.socket"
 // acceptGWS upgrades with github.com/lxzan/gws. The read limit is the
 // upgrader's (the documented default); readLimit is checked again per message.
 func acceptGWS(w http.ResponseWriter, r *http.Request, readLimit int64) (socket, error) {
-	c, err := gwsUpgrader.Upgrade(hijackable{w}, r)
+	c, err := gwsUpgrader.Upgrade(w, r)
 	if err != nil {
 		return nil, err
 	}

@@ -205,19 +205,36 @@ type socketSession struct {
 	lastSent   int64
 	lastTyping time.Time
 
+	// Set by live before the socket's helpers can start, then read-only.
+	ctx     context.Context // the socket's; ends with it
+	sub     *pubsub.Subscription
+	end     func(code int, reason string)
+	helpers *sync.WaitGroup // the flusher, pings and ticket pushes; live waits for them
+
+	// The flusher relays the subscription's queue to the socket. It runs
+	// only while frames are queued, so an idle socket holds one goroutine
+	// (the read loop), not two (docs/benchmarks.md, "Widget sockets").
+	flushMu  sync.Mutex
+	flushing bool // a flusher is running
+	stopped  bool // live is ending: start no flusher
+
 	// Keepalive state, guarded by srv.mu: the server's one keepalive loop
 	// pings and refreshes tickets for every socket (see keepalive.go).
 	nextPing, nextTicket time.Time
-	ctx                  context.Context // the socket's; ends with it
-	end                  func(code int, reason string)
-	helpers              *sync.WaitGroup
 }
 
+// write sends one frame as JSON. Every frame of a socket (welcome, stored
+// and live frames, tickets, errors) goes through write or writeRaw: one
+// path, serialized by the socket's write lock, with a write deadline.
 func (c *socketSession) write(ctx context.Context, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
+	return c.writeRaw(ctx, b)
+}
+
+func (c *socketSession) writeRaw(ctx context.Context, b []byte) error {
 	wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
 	defer cancel()
 	return c.conn.Write(wctx, b)
@@ -314,15 +331,12 @@ func (c *socketSession) open(ctx context.Context) (*pubsub.Subscription, int, st
 	return sub, 0, ""
 }
 
-// live runs a welcomed socket until it ends: the read loop here, the
-// forward loop on a helper goroutine, pings and tickets from the server's
-// keepalive loop.
+// live runs a welcomed socket until it ends: the read loop here, a
+// flusher whenever the subscription has frames queued, pings and tickets
+// from the server's keepalive loop.
 func (c *socketSession) live(ctx context.Context, cancel context.CancelFunc, sub *pubsub.Subscription) {
 	s := c.srv
-	defer sub.Close()
-
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	var once sync.Once
 	// end closes the socket once, with a reason when there is one, which
 	// also ends the blocked Read; then it stops the helpers.
@@ -334,14 +348,61 @@ func (c *socketSession) live(ctx context.Context, cancel context.CancelFunc, sub
 			cancel()
 		})
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); c.forward(ctx, sub, end) }()
-	c.ctx = ctx
-	s.startKeepAlive(c, &wg, end)
-	defer s.stopKeepAlive(c)
+	c.ctx, c.sub, c.end, c.helpers = ctx, sub, end, &wg
+	sub.Notify(c.wake)
+	s.startKeepAlive(c)
 	end(c.readLoop(ctx))
+
+	// No helper may start once the wait begins.
+	s.stopKeepAlive(c)
+	c.flushMu.Lock()
+	c.stopped = true
+	c.flushMu.Unlock()
+	wg.Wait()
+	sub.Close()
 }
 
+// wake is the subscription's Notify callback: it starts a flusher unless
+// one is running. It runs on the publisher's goroutine, so it only starts
+// one and returns.
+func (c *socketSession) wake() {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	if c.flushing || c.stopped {
+		return
+	}
+	c.flushing = true
+	c.helpers.Add(1)
+	go c.flush()
+}
+
+// flush relays queued frames until the queue is empty, then exits. The
+// emptiness check and clearing flushing happen under flushMu, which wake
+// also takes after queueing, so a frame queued meanwhile starts a new
+// flusher and none is stranded. A subscription dropped by pubsub (too
+// slow, or pubsub shutting down) closes the socket so the widget
+// reconnects and resumes from its last seq.
+func (c *socketSession) flush() {
+	defer c.helpers.Done()
+	for {
+		c.flushMu.Lock()
+		raw, ok := c.sub.Next()
+		stopped := c.stopped || c.ctx.Err() != nil
+		if !ok || stopped {
+			c.flushing = false
+			c.flushMu.Unlock()
+			if !ok && !stopped && c.sub.Err() != nil {
+				c.end(closeTryAgain, "fell behind; reconnect to resume")
+			}
+			return
+		}
+		c.flushMu.Unlock()
+		if err := c.relay(c.ctx, raw); err != nil {
+			c.end(0, "")
+			return // flushing stays set: the socket is ending
+		}
+	}
+}
 func (c *socketSession) readEnd(err error) (int, string) {
 	if closeCodeOf(err) == -1 && errors.Is(err, context.DeadlineExceeded) {
 		return closePolicy, "no hello in time"
@@ -368,51 +429,32 @@ func (c *socketSession) catchUpLocked(ctx context.Context) error {
 	}
 }
 
-// forward relays live frames: stored ones in seq order exactly once (a gap
-// is filled from the store), live-only ones as they come.
-func (c *socketSession) forward(ctx context.Context, sub *pubsub.Subscription, end func(int, string)) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case raw, ok := <-sub.C():
-			if !ok {
-				end(closeTryAgain, "fell behind; reconnect to resume")
-				return
-			}
-			var f chat.Frame
-			if json.Unmarshal(raw, &f) != nil {
-				continue
-			}
-			if f.Type == chat.FrameTyping && f.Role == store.RoleVisitor {
-				continue // the visitor's own typing is for agents
-			}
-			c.mu.Lock()
-			var err error
-			switch {
-			case f.Seq == 0:
-				wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
-				err = c.conn.Write(wctx, raw)
-				cancel()
-			case f.Seq <= c.lastSent:
-				// already sent (history or catch-up)
-			case f.Seq == c.lastSent+1:
-				wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
-				err = c.conn.Write(wctx, raw)
-				cancel()
-				if err == nil {
-					c.lastSent = f.Seq
-				}
-			default:
-				err = c.catchUpLocked(ctx)
-			}
-			c.mu.Unlock()
-			if err != nil {
-				end(0, "")
-				return
-			}
-		}
+// relay sends one live frame: stored ones in seq order exactly once (a gap
+// is filled from the store), live-only ones as they come. An error means
+// the socket is gone.
+func (c *socketSession) relay(ctx context.Context, raw []byte) error {
+	var f chat.Frame
+	if json.Unmarshal(raw, &f) != nil {
+		return nil
 	}
+	if f.Type == chat.FrameTyping && f.Role == store.RoleVisitor {
+		return nil // the visitor's own typing is for agents
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case f.Seq == 0:
+		return c.writeRaw(ctx, raw)
+	case f.Seq <= c.lastSent:
+		return nil // already sent (history or catch-up)
+	case f.Seq == c.lastSent+1:
+		if err := c.writeRaw(ctx, raw); err != nil {
+			return err
+		}
+		c.lastSent = f.Seq
+		return nil
+	}
+	return c.catchUpLocked(ctx)
 }
 
 // readLoop handles client frames until the socket ends.
