@@ -73,6 +73,13 @@ func (s *Server) routes() []Route {
 		{"PUT", "/api/v1/conversations/{id}/legal-hold", "supervision:write", s.putLegalHold},
 		// ---- end conversations ----
 
+		// ---- contacts (issue 5; handlers in contact_routes.go, logic in internal/chat/contacts.go) ----
+		{"GET", "/api/v1/contacts", "conversations:read", s.listContacts},
+		{"GET", "/api/v1/contacts/{id}", "conversations:read", s.getContact},
+		{"POST", "/api/v1/contacts/merge", "supervision:write", s.mergeContacts},
+		{"POST", "/api/v1/contacts/merges/{id}/undo", "supervision:write", s.undoContactMerge},
+		// ---- end contacts ----
+
 		// ---- assistant and knowledge (issue 4; handlers in assistant_routes.go and knowledge_routes.go) ----
 		{"GET", "/api/v1/chatbots/{id}/assistant", "chatbots:read", s.getAssistantConfig},
 		{"PUT", "/api/v1/chatbots/{id}/assistant", "chatbots:write", s.putAssistantConfig},

@@ -72,11 +72,16 @@ var walkBodies = map[string]string{
 	// and answers 404 for another tenant's chatbot before reading the body.
 	"PUT /api/v1/chatbots/{id}/assistant":          `{"provider":"builtin","system_prompt":"Be brief."}`,
 	"POST /api/v1/chatbots/{id}/knowledge/sources": `{"url":"https://walk.example/page"}`,
+	// contacts (issue 5): ids of no contact here; another tenant's are
+	// refused in TestContactMergeAcrossOrganizations.
+	"POST /api/v1/contacts/merge":            `{"into":"01a1fdf2-6166-7459-80d6-405d1146e41d","from":"01a1fdf2-6166-7459-80d6-405d1146e41e"}`,
+	"POST /api/v1/contacts/merges/{id}/undo": `{"reason":"walk"}`,
 }
 
 type walkTenant struct {
 	orgID, chatbotID, originID, userID, sessionID, apiKeyID, conversationID string
 	sourceID                                                                string // a knowledge source of chatbotID (issue 4)
+	contactID, mergeID                                                      string // a contact and a contact merge (issue 5)
 }
 
 const walkPassword = "tangerine-bicycle-42"
@@ -139,7 +144,16 @@ func mustWalkTenant(tb testing.TB, a *app.App, name string) walkTenant {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return walkTenant{org.ID, bot.ID, o.ID, user, sessions[0].ID, keyID, conv.ID, src.ID}
+	// issue 5: a second visitor merged into the first, so there is a merge to name.
+	v2, err := tn.EnsureVisitor(ctx, porthole.NewID())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	merge, err := tn.MergeContacts(ctx, v.ID, v2.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return walkTenant{org.ID, bot.ID, o.ID, user, sessions[0].ID, keyID, conv.ID, src.ID, v.ID, merge.ID}
 }
 
 // fill puts the other tenant's ids into a route's path.
@@ -153,6 +167,10 @@ func (w walkTenant) fill(path string) string {
 		path = strings.Replace(path, "{id}", w.apiKeyID, 1)
 	case strings.HasPrefix(path, "/api/v1/conversations/"):
 		path = strings.Replace(path, "{id}", w.conversationID, 1)
+	case strings.HasPrefix(path, "/api/v1/contacts/merges/"):
+		path = strings.Replace(path, "{id}", w.mergeID, 1)
+	case strings.HasPrefix(path, "/api/v1/contacts/"):
+		path = strings.Replace(path, "{id}", w.contactID, 1)
 	default:
 		path = strings.Replace(path, "{id}", w.chatbotID, 1)
 	}
