@@ -6,33 +6,6 @@ import (
 	"testing"
 )
 
-func TestNormalizePhone(t *testing.T) {
-	tests := []struct {
-		name, raw, country, want string
-		ok                       bool
-	}{
-		{"international with spaces", "+49 30 1234567", "", "+49301234567", true},
-		{"00 prefix", "0044 20 7946 0123", "", "+442079460123", true},
-		{"national drops the trunk 0", "(030) 123-4567", "DE", "+49301234567", true},
-		{"US national", "415.555.2671", "US", "+14155552671", true},
-		{"national without default country", "030 1234567", "", "", false},
-		{"national without trunk 0 where one is needed", "30 1234567", "DE", "", false},
-		{"letters", "+49 30 CALLME", "", "", false},
-		{"too short", "+49 30", "", "", false},
-		{"too long", "+1234567890123456", "", "", false},
-		{"plus inside", "49+301234567", "DE", "", false},
-		{"empty", "", "DE", "", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := NormalizePhone(tc.raw, tc.country)
-			if got != tc.want || ok != tc.ok {
-				t.Fatalf("NormalizePhone(%q, %q) = %q, %v; want %q, %v", tc.raw, tc.country, got, ok, tc.want, tc.ok)
-			}
-		})
-	}
-}
-
 func TestSchemaValidate(t *testing.T) {
 	s, err := parseSchema(json.RawMessage(`{"type":"object","properties":{
 		"day":{"type":"string","enum":["mon","tue"]},

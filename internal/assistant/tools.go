@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/porthole-chat/porthole/internal/porthole"
 	"net/mail"
 	"strconv"
 	"strings"
@@ -229,8 +230,8 @@ func validateContact(name, phone, email, country string) (map[string]string, []s
 		problems = append(problems, "phone or email: at least one is required")
 	}
 	if phone != "" {
-		p, ok := NormalizePhone(phone, country)
-		if !ok {
+		p, err := porthole.NormalizePhone(phone, country)
+		if err != nil {
 			problems = append(problems, "phone: not a valid phone number (give it with the country code, e.g. +49 30 1234567)")
 		}
 		clean["phone"] = p
