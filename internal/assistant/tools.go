@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/porthole-chat/porthole/internal/porthole"
 	"net/mail"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/porthole-chat/porthole/internal/assistant/llm"
 	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/chat"
+	"github.com/porthole-chat/porthole/internal/porthole"
 	"github.com/porthole-chat/porthole/internal/store"
 )
 
