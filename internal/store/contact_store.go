@@ -221,14 +221,15 @@ func (t *Tenant) Contacts(ctx context.Context, vis Visibility, f ContactFilter) 
 
 // ContactConversations lists the conversations of a contact that vis
 // allows, newest activity first: those re-pointed to it, those of its own
-// visitor row and those its merged rows started after their merge.
+// visitor row (unless that row is merged into another contact) and those
+// its merged rows started after their merge.
 func (t *Tenant) ContactConversations(ctx context.Context, vis Visibility, contactID string) ([]InboxConversation, error) {
 	if !porthole.ValidID(contactID) {
 		return nil, notFound("contact")
 	}
 	cond, args := vis.where()
 	q := `SELECT ` + inboxColumns + inboxFrom + ` WHERE c.org_id = ? AND ` + cond + `
-		AND (c.contact_id = ? OR (c.contact_id = '' AND (c.visitor_id = ? OR v.merged_into = ?)))
+		AND (c.contact_id = ? OR (c.contact_id = '' AND ((c.visitor_id = ? AND v.merged_into = '') OR v.merged_into = ?)))
 		ORDER BY c.updated_at DESC, c.id DESC LIMIT 500`
 	args = append(append([]any{t.orgID}, args...), contactID, contactID, contactID)
 	var out []InboxConversation
