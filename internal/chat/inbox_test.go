@@ -326,3 +326,28 @@ func TestAgentWithoutGrantCannotSeeOrTake(t *testing.T) {
 		}
 	})
 }
+
+// TestInboxLearnsOfNewConversations: a conversation's first visitor message
+// is announced on the inbox topic, so a live inbox shows it without a reload;
+// later messages are not (they change no hands).
+func TestInboxLearnsOfNewConversations(t *testing.T) {
+	db := storetest.MustOpenSQLite(t)
+	f := mustFixture(t, db)
+	owner := mustMember(t, f, porthole.RoleOwner, "")
+	sub, err := f.svc.SubscribeInbox(context.Background(), owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	sess := mustJoin(t, f)
+	mustSend(t, f, sess, "c1", "hello there")
+	select {
+	case msg := <-sub.C():
+		var frame chat.HandlingFrame
+		if err := json.Unmarshal(msg, &frame); err != nil || frame.ConversationID != sess.Conversation.ID || frame.State != store.StateOpen {
+			t.Fatalf("inbox frame = %s, %v", msg, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the inbox heard nothing of a new conversation")
+	}
+}

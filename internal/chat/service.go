@@ -260,6 +260,10 @@ func (s *Service) SendMessage(ctx context.Context, sess *Session, clientID, text
 		return f, false, nil
 	}
 	s.publish(ctx, sess, f)
+	if handling.LastSeq == 0 {
+		// A conversation's first message: the inbox learns it exists.
+		s.publishHandling(ctx, handling)
+	}
 	return f, true, s.afterVisitorMessage(ctx, sess, settings, handling, route)
 }
 
