@@ -467,6 +467,10 @@ func TestContactTool(t *testing.T) {
 				if err != nil || v.Name != "Ann" || v.Email != "ann@example.com" {
 					t.Fatalf("visitor = %+v, %v", v, err)
 				}
+				// Stored on the contact like the form's details, in E.164.
+				if c, err := e.tn.Contact(ctx, e.visitor.ID); err != nil || c.Phone != tc.wantPhone {
+					t.Fatalf("contact = %+v, %v; want phone %s", c, err, tc.wantPhone)
+				}
 				ev, err := e.tn.LastEvent(ctx, e.conv.ID, store.EventFormResult)
 				if err != nil || !strings.Contains(string(ev.Data), tc.wantPhone) {
 					t.Fatalf("form_result = %+v, %v", ev, err)

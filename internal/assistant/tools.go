@@ -192,7 +192,12 @@ func (e *Engine) contactTool(ctx context.Context, ts *turnState, raw json.RawMes
 	if len(problems) > 0 {
 		return "Error: the details are not valid (" + strings.Join(problems, "; ") + "). Ask the visitor to correct them.", true
 	}
-	if _, err := tn.UpdateVisitor(ctx, ts.in.VisitorID, "", clean["name"], clean["email"]); err != nil {
+	// The same path as the contact form: the visitor row is upgraded in
+	// place (phone in E.164, a typed email unverified) and merged into an
+	// existing contact with the same phone.
+	if _, _, err := tn.UpgradeContact(audit.WithActor(ctx, audit.Actor{Kind: audit.ActorAssistant, ID: ts.in.ChatbotID},
+		"the visitor gave contact details in the chat"),
+		store.ContactUpgrade{VisitorID: ts.in.VisitorID, Name: clean["name"], Email: clean["email"], Phone: clean["phone"]}); err != nil {
 		e.cfg.Logger.Error("assistant: unable to save contact details", "conversation", ts.in.ConversationID, "err", err)
 		return "Error: the details could not be saved.", true
 	}
