@@ -99,6 +99,11 @@ func TestServeOnEmbeddedSQLite(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "porthole.db-wal")); err != nil {
 		t.Fatalf("SQLite is not in WAL mode: %v", err)
 	}
+	for _, name := range []string{"porthole.db", "porthole.db-wal", "porthole.db-shm"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s mode = %v, %v; want 0600", name, fi.Mode().Perm(), err)
+		}
+	}
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil || resp.StatusCode != 200 {

@@ -125,6 +125,13 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err := checkSQLiteHeader(path); err != nil {
 		return nil, err
 	}
+	// A new database is created readable by its owner only; SQLite gives its
+	// -wal and -shm files the same mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("cannot create the SQLite database %s: %v", path, err)
+	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
