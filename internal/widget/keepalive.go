@@ -81,7 +81,7 @@ func (s *Server) keepAliveDue(now time.Time) {
 func (c *socketSession) ping(sent time.Time) {
 	defer c.helpers.Done()
 	s := c.srv
-	ctx, cancel := context.WithTimeout(c.ctx, s.limits.PongTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), s.limits.PongTimeout) // see writeRaw
 	err := c.conn.Ping(ctx)
 	cancel()
 	if err != nil {

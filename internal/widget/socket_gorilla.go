@@ -73,7 +73,10 @@ func (s *gorillaSocket) Read(ctx context.Context) ([]byte, error) {
 	} else {
 		_ = s.c.SetReadDeadline(time.Time{})
 	}
-	stop := context.AfterFunc(ctx, func() { _ = s.c.SetReadDeadline(time.Unix(1, 0)) })
+	stop := func() bool { return false }
+	if ctx.Done() != nil { // a context that can end: its end ends the Read
+		stop = context.AfterFunc(ctx, func() { _ = s.c.SetReadDeadline(time.Unix(1, 0)) })
+	}
 	s.reading.Store(true)
 	typ, b, err := s.c.ReadMessage()
 	s.reading.Store(false)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,7 +79,9 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	orgID := claims.Business
-	session := q.Get("session")
+	// A copy: the parsed query shares the request line's buffer, which the
+	// socket would otherwise keep for its whole life.
+	session := strings.Clone(q.Get("session"))
 	if !porthole.ValidID(session) {
 		s.refuse(w, r, http.StatusForbidden, orgID, porthole.SecTicketRefused, "websocket session is missing or malformed")
 		return
@@ -235,7 +238,13 @@ func (c *socketSession) write(ctx context.Context, v any) error {
 }
 
 func (c *socketSession) writeRaw(ctx context.Context, b []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Bounded by the write deadline, not tied to the socket's context: a
+	// child of that context would leave it a children map for its whole
+	// life. A socket that ends closes its connection, which fails the write.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.srv.limits.WriteTimeout)
 	defer cancel()
 	return c.conn.Write(wctx, b)
 }
@@ -255,7 +264,7 @@ func (c *socketSession) securityEvent(ctx context.Context, kind, detail string) 
 // connection is already gone).
 func (c *socketSession) open(ctx context.Context) (*pubsub.Subscription, int, string) {
 	s := c.srv
-	hctx, hcancel := context.WithTimeout(ctx, s.limits.HelloTimeout)
+	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), s.limits.HelloTimeout) // see writeRaw
 	raw, err := c.conn.Read(hctx)
 	hcancel()
 	if err != nil {
@@ -344,6 +353,8 @@ func (c *socketSession) live(ctx context.Context, cancel context.CancelFunc, sub
 		once.Do(func() {
 			if code > 0 {
 				_ = c.conn.Close(code, reason)
+			} else {
+				_ = c.conn.CloseNow()
 			}
 			cancel()
 		})
@@ -461,7 +472,9 @@ func (c *socketSession) relay(ctx context.Context, raw []byte) error {
 func (c *socketSession) readLoop(ctx context.Context) (int, string) {
 	s := c.srv
 	for {
-		raw, err := c.conn.Read(ctx)
+		// The Read is not tied to ctx (see writeRaw): end closes the
+		// connection, which ends it.
+		raw, err := c.conn.Read(context.WithoutCancel(ctx))
 		if err != nil {
 			if ctx.Err() != nil && s.baseCtx.Err() != nil {
 				return closeGoingAway, closeReasonStop
