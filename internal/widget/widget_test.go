@@ -167,6 +167,8 @@ func TestFrameCSP(t *testing.T) {
 	}
 	rest := "; default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws://" + e.ts.Listener.Addr().String() +
 		"; img-src 'self' data:; base-uri 'none'; form-action 'none'"
+	// Adding shop.example.com allowed its www companion too.
+	listed := "https://*.example.org " + shopOrigin + " https://www.shop.example.com"
 	tests := []struct {
 		name       string
 		query      string
@@ -176,13 +178,13 @@ func TestFrameCSP(t *testing.T) {
 		wantEvent  string
 	}{
 		{name: "listed origin", query: "business=" + e.org.ID + "&parent=" + shopOrigin, wantStatus: 200,
-			ancestors: "https://*.example.org " + shopOrigin, wantTicket: true},
+			ancestors: listed, wantTicket: true},
 		{name: "pattern origin", query: "business=" + e.org.ID + "&parent=https://www.example.org", wantStatus: 200,
-			ancestors: "https://*.example.org " + shopOrigin, wantTicket: true},
+			ancestors: listed, wantTicket: true},
 		{name: "unlisted parent", query: "business=" + e.org.ID + "&parent=https://evil.example.net", wantStatus: 403,
-			ancestors: "https://*.example.org " + shopOrigin, wantEvent: porthole.SecOriginRefused},
+			ancestors: listed, wantEvent: porthole.SecOriginRefused},
 		{name: "pattern as parent", query: "business=" + e.org.ID + "&parent=https://*.example.org", wantStatus: 403,
-			ancestors: "https://*.example.org " + shopOrigin, wantEvent: porthole.SecOriginRefused},
+			ancestors: listed, wantEvent: porthole.SecOriginRefused},
 		{name: "unknown business", query: "business=" + porthole.NewID() + "&parent=" + shopOrigin, wantStatus: 404, ancestors: "'none'"},
 		{name: "malformed business", query: "business=1%27%20OR%201=1&parent=" + shopOrigin, wantStatus: 404, ancestors: "'none'"},
 		{name: "empty allowlist", query: "business=" + empty.ID + "&parent=" + shopOrigin, wantStatus: 403, ancestors: "'none'",
