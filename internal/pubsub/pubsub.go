@@ -11,6 +11,7 @@ package pubsub
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 )
 
@@ -181,26 +182,24 @@ func (s *Subscription) deliver(msg []byte) bool {
 // hub is the local registry of subscriptions by topic, shared by Memory and
 // Redis (which feeds it from its one Redis connection).
 type hub struct {
-	mu     sync.RWMutex
-	topics map[string]map[*Subscription]struct{}
+	mu sync.RWMutex
+	// topics holds each topic's subscribers in a slice, not a set: most
+	// topics have one or two (a visitor's tabs), and a map per topic would
+	// cost every idle socket a map.
+	topics map[string][]*Subscription
 	// onEmpty is called (outside the lock) when the last local subscriber
 	// of a topic leaves.
 	onEmpty func(topic string)
 }
 
-func newHub() *hub { return &hub{topics: map[string]map[*Subscription]struct{}{}} }
+func newHub() *hub { return &hub{topics: map[string][]*Subscription{}} }
 
 // add registers a new subscription and reports whether it is the topic's first.
 func (h *hub) add(topic string) (*Subscription, bool) {
 	s := &Subscription{topic: topic, release: h.remove}
 	h.mu.Lock()
-	subs := h.topics[topic]
-	first := subs == nil
-	if first {
-		subs = map[*Subscription]struct{}{}
-		h.topics[topic] = subs
-	}
-	subs[s] = struct{}{}
+	first := len(h.topics[topic]) == 0
+	h.topics[topic] = append(h.topics[topic], s)
 	h.mu.Unlock()
 	return s, first
 }
@@ -208,10 +207,17 @@ func (h *hub) add(topic string) (*Subscription, bool) {
 func (h *hub) remove(s *Subscription) {
 	h.mu.Lock()
 	subs := h.topics[s.topic]
-	delete(subs, s)
-	empty := subs != nil && len(subs) == 0
-	if empty {
-		delete(h.topics, s.topic)
+	empty := false
+	if i := slices.Index(subs, s); i >= 0 {
+		last := len(subs) - 1
+		subs[i], subs[last] = subs[last], nil // order among subscribers does not matter
+		subs = subs[:last]
+		empty = last == 0
+		if empty {
+			delete(h.topics, s.topic)
+		} else {
+			h.topics[s.topic] = subs
+		}
 	}
 	h.mu.Unlock()
 	if empty && h.onEmpty != nil {
@@ -222,7 +228,7 @@ func (h *hub) remove(s *Subscription) {
 func (h *hub) publish(topic string, msg []byte) {
 	var slow []*Subscription
 	h.mu.RLock()
-	for s := range h.topics[topic] {
+	for _, s := range h.topics[topic] {
 		if !s.deliver(msg) {
 			slow = append(slow, s)
 		}
@@ -237,9 +243,7 @@ func (h *hub) closeAll() {
 	h.mu.RLock()
 	var all []*Subscription
 	for _, subs := range h.topics {
-		for s := range subs {
-			all = append(all, s)
-		}
+		all = append(all, subs...)
 	}
 	h.mu.RUnlock()
 	for _, s := range all {

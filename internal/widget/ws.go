@@ -124,6 +124,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close(closeGoingAway, closeReasonStop)
 		return
 	}
+	claims.Nonce = "" // checked; not kept for the socket's life
 	sc := &socketSession{srv: s, conn: conn, claims: claims, session: session, ip: ip, requestID: httpx.RequestID(ctx)}
 	sctx, cancel := context.WithCancel(s.baseCtx)
 	sub, code, reason := sc.open(sctx)
@@ -291,6 +292,7 @@ func (c *socketSession) open(ctx context.Context) (*pubsub.Subscription, int, st
 		s.logger.Error("widget: join failed", "err", err, "request_id", c.requestID)
 		return nil, closeInternal, "unable to join the conversation"
 	}
+	shareSessionStrings(sess)
 	c.sess = sess
 	sub, err := s.deps.Chat.Subscribe(ctx, sess)
 	if err != nil {
@@ -414,6 +416,23 @@ func (c *socketSession) flush() {
 		}
 	}
 }
+
+// shareSessionStrings points the ids the session's rows repeat at the
+// session's own copies. Each row column is a separate allocation, and an
+// idle socket keeps its session for its whole life.
+func shareSessionStrings(sess *chat.Session) {
+	share := func(dst *string, src string) {
+		if *dst == src {
+			*dst = src
+		}
+	}
+	share(&sess.Visitor.OrgID, sess.OrgID)
+	share(&sess.Visitor.SessionID, sess.SessionID)
+	share(&sess.Conversation.OrgID, sess.OrgID)
+	share(&sess.Conversation.ChatbotID, sess.ChatbotID)
+	share(&sess.Conversation.VisitorID, sess.Visitor.ID)
+}
+
 func (c *socketSession) readEnd(err error) (int, string) {
 	if closeCodeOf(err) == -1 && errors.Is(err, context.DeadlineExceeded) {
 		return closePolicy, "no hello in time"
