@@ -7,9 +7,17 @@
 // caps both the size of a response and the time a fetch may take. Every
 // refusal is recorded as a security event.
 //
+// NewStreamingHTTPClient is the same dial guard as a plain *http.Client for
+// long streaming responses (a model provider's base URL typed in by a
+// business): no proxy, no redirects, dial, TLS and header timeouts but no
+// body timeout.
+//
 // This package must never be bypassed with a plain http.Client for a URL
 // that came from outside, and must never offer a configuration switch that
-// turns the address checks off: the only exception is an unexported test hook.
+// turns the address checks off. The exceptions are the test hooks (test
+// binaries only) and StreamingOptions.AllowPrivate, the operator's setting
+// for a model server on their own network, which opens loopback and private
+// ranges only and never the metadata services.
 package fetch
 
 import (
