@@ -37,7 +37,8 @@ func (a *App) newAssistant(bus pubsub.PubSub) (*assistant.Engine, *knowledge.Ser
 		wordDelay = demoWordDelay
 	}
 	engine := assistant.New(assistant.Config{DB: a.DB, Knowledge: ks, Vault: a.Vault, Fetcher: toolFetcher, Bus: bus,
-		Limiter: a.Limiter, Security: a.Security, Logger: a.Logger, WordDelay: wordDelay})
+		Limiter: a.Limiter, Security: a.Security, Logger: a.Logger, WordDelay: wordDelay,
+		ProviderNetwork: fetch.StreamingOptions{AllowPrivate: a.Config.LLMAllowPrivateBaseURLs}})
 	return engine, ks
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -73,6 +74,12 @@ type Config struct {
 	// ClientIP returns the visitor's IP for the per-IP budget; nil (or "")
 	// skips that budget.
 	ClientIP func(ctx context.Context, in chat.TurnInput) string
+	// ProviderNetwork is how the model providers reach a chatbot's base
+	// URL, which a business typed in: through fetch's dial guard, public
+	// addresses on ports 80 and 443 only. The operator's AllowPrivate
+	// (--llm-allow-private-base-urls) opens loopback and private ranges for
+	// a local model server; metadata services stay refused.
+	ProviderNetwork fetch.StreamingOptions
 	// NewProvider builds providers; nil means llm.NewProvider.
 	NewProvider ProviderFunc
 	// Policy is the providers' retry and timeout policy.
@@ -88,8 +95,11 @@ type Config struct {
 
 // Engine is the assistant's turn engine. It is safe for concurrent use.
 type Engine struct {
-	cfg     Config
-	handoff atomic.Pointer[Handoffer]
+	cfg Config
+	// providerBase holds what every chatbot's provider shares: the
+	// guarded HTTP client, the policy, the built-in provider's pace.
+	providerBase llm.Config
+	handoff      atomic.Pointer[Handoffer]
 }
 
 var _ chat.TurnEngine = (*Engine)(nil)
@@ -108,7 +118,8 @@ func New(cfg Config) *Engine {
 	if cfg.MaxToolRounds <= 0 {
 		cfg.MaxToolRounds = 4
 	}
-	e := &Engine{cfg: cfg}
+	e := &Engine{cfg: cfg, providerBase: llm.Config{Policy: cfg.Policy, WordDelay: cfg.WordDelay,
+		HTTPClient: fetch.NewStreamingHTTPClient(cfg.ProviderNetwork)}}
 	if cfg.Handoff != nil {
 		e.SetHandoff(cfg.Handoff)
 	}
@@ -273,6 +284,9 @@ func (e *Engine) finish(ctx context.Context, ts *turnState, scopes []budgetScope
 // returns err, so the turn ends as an error. Details go to the log only.
 func (e *Engine) fail(ctx context.Context, ts *turnState, err error) error {
 	e.cfg.Logger.Error("assistant: provider failed", "conversation", ts.in.ConversationID, "turn", ts.in.TurnID, "err", err)
+	if fetch.IsRefused(err) {
+		e.baseURLRefused(ctx, ts, err)
+	}
 	msg := "Sorry, the assistant can't answer right now."
 	var lerr *llm.Error
 	if errors.As(err, &lerr) {
@@ -290,9 +304,9 @@ func (e *Engine) fail(ctx context.Context, ts *turnState, err error) error {
 // provider builds the chatbot's provider; its key is opened per request
 // with the organization's data key.
 func (e *Engine) provider(ctx context.Context, orgID string, cfg store.AssistantConfig) (llm.Provider, error) {
-	lc := llm.Config{Kind: llm.Kind(cfg.Provider), BaseURL: cfg.BaseURL, APIVersion: cfg.APIVersion, Model: cfg.Model,
-		APIKeySealed: cfg.APIKeySealed, SystemPrompt: cfg.SystemPrompt, Temperature: cfg.Temperature, MaxTokens: cfg.MaxTokens,
-		Policy: e.cfg.Policy, WordDelay: e.cfg.WordDelay}
+	lc := e.providerBase
+	lc.Kind, lc.BaseURL, lc.APIVersion, lc.Model = llm.Kind(cfg.Provider), cfg.BaseURL, cfg.APIVersion, cfg.Model
+	lc.APIKeySealed, lc.SystemPrompt, lc.Temperature, lc.MaxTokens = cfg.APIKeySealed, cfg.SystemPrompt, cfg.Temperature, cfg.MaxTokens
 	var open llm.KeyOpener
 	if e.cfg.Vault != nil {
 		open = func(ctx context.Context, sealed []byte) ([]byte, error) { return e.cfg.Vault.Open(ctx, orgID, sealed) }
@@ -397,4 +411,21 @@ func (e *Engine) budgetExhausted(ctx context.Context, in chat.TurnInput, scope, 
 			Data:   map[string]any{"chatbot_id": in.ChatbotID, "conversation_id": in.ConversationID, "scope": scope, "dimension": dimension},
 		})
 	}
+}
+
+// baseURLRefused records a security event: the chatbot's base URL led to
+// an address the SSRF guard refuses (loopback, private, metadata, ...).
+func (e *Engine) baseURLRefused(ctx context.Context, ts *turnState, err error) {
+	if e.cfg.Security == nil {
+		return
+	}
+	host := ""
+	if u, perr := url.Parse(ts.cfg.BaseURL); perr == nil {
+		host = u.Host
+	}
+	e.cfg.Security.RecordSecurityEvent(context.WithoutCancel(ctx), porthole.SecurityEvent{
+		OrgID: ts.in.OrgID, Kind: porthole.SecSSRFRefused, Actor: "chatbot:" + ts.in.ChatbotID,
+		Detail: "refused to reach the assistant's provider base URL (host " + host + ")",
+		Data:   map[string]any{"chatbot_id": ts.in.ChatbotID, "conversation_id": ts.in.ConversationID, "host": host, "reason": err.Error()},
+	})
 }

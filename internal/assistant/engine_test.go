@@ -253,6 +253,7 @@ func TestCancelStopsTheUpstream(t *testing.T) {
 	ts := &llmtest.TokenStream{Tokens: 2000, Interval: 5 * time.Millisecond}
 	srv := llmtest.NewOpenAIServer(ts)
 	t.Cleanup(srv.Close)
+	allowModel(t, srv)
 	e.mustConfig(t, store.AssistantConfig{Provider: store.AssistantOpenAI, BaseURL: srv.URL + "/v1/", Model: "m"})
 	eng := e.engine(nil)
 	ctx, cancel := context.WithCancel(context.Background())

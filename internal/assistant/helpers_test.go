@@ -46,7 +46,33 @@ func mustFakeModel(tb testing.TB, script func(n int, body string, w http.Respons
 		fm.script(n, string(b), w)
 	}))
 	tb.Cleanup(fm.srv.Close)
+	allowModel(tb, fm.srv)
 	return fm
+}
+
+// modelAddrs are the loopback addresses of the fake models tests started
+// with allowModel; engines built by env.engine may reach them, and nothing
+// else the guard refuses.
+var modelAddrs sync.Map
+
+// allowModel lets engines built by env.engine reach a fake model on
+// loopback, which the SSRF guard refuses to every other engine.
+func allowModel(tb testing.TB, srv *httptest.Server) {
+	tb.Helper()
+	addr := srv.Listener.Addr().String()
+	modelAddrs.Store(addr, true)
+	tb.Cleanup(func() { modelAddrs.Delete(addr) })
+}
+
+// testProviderNetwork is the SSRF guard with the fake models allowed.
+func testProviderNetwork(tb testing.TB) fetch.StreamingOptions {
+	tb.Helper()
+	var addrs []string
+	modelAddrs.Range(func(k, _ any) bool {
+		addrs = append(addrs, k.(string))
+		return true
+	})
+	return fetch.StreamingOptionsForTest(tb, fetch.StreamingOptions{}, addrs...)
 }
 
 func (fm *fakeModel) requests() []string {
@@ -100,6 +126,7 @@ func (s *securityLog) kinds() []string {
 
 // env is one organization with a chatbot, its knowledge and a conversation.
 type env struct {
+	tb       testing.TB
 	db       *store.DB
 	org      porthole.Organization
 	bot      porthole.Chatbot
@@ -125,7 +152,7 @@ func mustEnv(tb testing.TB) *env {
 	}
 	sec := &securityLog{}
 	ks := knowledge.New(knowledge.Config{DB: db, Fetcher: fetch.New(fetch.Options{}), Security: sec})
-	e := &env{db: db, org: org, bot: bot, tn: tn, ks: ks, security: sec}
+	e := &env{tb: tb, db: db, org: org, bot: bot, tn: tn, ks: ks, security: sec}
 	e.visitor, e.conv = mustConversation(tb, tn, bot.ID)
 	return e
 }
@@ -180,7 +207,7 @@ func openAIConfig(fm *fakeModel) store.AssistantConfig {
 }
 
 func (e *env) engine(extra func(*assistant.Config)) *assistant.Engine {
-	cfg := assistant.Config{DB: e.db, Knowledge: e.ks, Security: e.security,
+	cfg := assistant.Config{DB: e.db, Knowledge: e.ks, Security: e.security, ProviderNetwork: testProviderNetwork(e.tb),
 		Policy: llm.Policy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, FirstTokenTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second}}
 	if extra != nil {
 		extra(&cfg)

@@ -24,6 +24,7 @@ import (
 	"github.com/porthole-chat/porthole/internal/assistant"
 	"github.com/porthole-chat/porthole/internal/assistant/llm/llmtest"
 	"github.com/porthole-chat/porthole/internal/chat"
+	"github.com/porthole-chat/porthole/internal/fetch"
 	"github.com/porthole-chat/porthole/internal/porthole"
 	"github.com/porthole-chat/porthole/internal/pubsub"
 	"github.com/porthole-chat/porthole/internal/ratelimit"
@@ -102,7 +103,8 @@ func BenchmarkStreamedTokenOverhead(b *testing.B) {
 	if _, err := e.tn.AddOrigin(ctx, parent); err != nil {
 		b.Fatal(err)
 	}
-	eng := assistant.New(assistant.Config{DB: e.db})
+	eng := assistant.New(assistant.Config{DB: e.db,
+		ProviderNetwork: fetch.StreamingOptionsForTest(b, fetch.StreamingOptions{}, model.Listener.Addr().String())})
 	bus := pubsub.NewMemory()
 	chatSvc := chat.New(chat.Config{DB: e.db, PubSub: bus, Engine: eng})
 	b.Cleanup(func() { _ = chatSvc.Shutdown(context.Background()) })

@@ -46,7 +46,11 @@ type Config struct {
 	// WidgetConnectsPerIP is how many widget socket connects one client IP
 	// may make per minute (issue 7: raise it for load tests or big NATs).
 	WidgetConnectsPerIP int
-	ConfigFile          string // where the file settings came from, if any
+	// LLMAllowPrivateBaseURLs lets provider base URLs reach loopback and
+	// private addresses on any port (issue 4); off, they reach public
+	// addresses on ports 80 and 443 only. Metadata addresses never.
+	LLMAllowPrivateBaseURLs bool
+	ConfigFile              string // where the file settings came from, if any
 }
 
 // setting is one row of the settings table: its name gives the flag
@@ -200,6 +204,13 @@ var settings = []setting{
 		}
 		c.WidgetConnectsPerIP = n
 		return nil
+	}},
+	// Issue 4: the operator's exception to the SSRF guard on provider base
+	// URLs, for a model server on their own network.
+	{name: "llm-allow-private-base-urls", def: "false", usage: "let chatbots' provider base URLs reach loopback and private addresses (a local Ollama or vLLM); metadata addresses stay refused", flagOK: true, isBool: true, apply: func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.LLMAllowPrivateBaseURLs = b
+		return boolErr(err)
 	}},
 }
 

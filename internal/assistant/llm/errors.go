@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/porthole-chat/porthole/internal/fetch"
 	"github.com/porthole-chat/porthole/internal/porthole"
 )
 
@@ -133,6 +134,10 @@ func classifyStatus(status int) (ErrorKind, bool) {
 func classifyTransportError(err error) failure {
 	var netErr net.Error
 	switch {
+	case fetch.IsRefused(err):
+		// The SSRF guard refused the base URL's address: asking again
+		// cannot help, the settings must change.
+		return failure{kind: ErrConfig, err: err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return failure{kind: ErrCanceled, err: err}
 	case errors.Is(err, errTruncated), isEOF(err):
