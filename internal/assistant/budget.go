@@ -2,6 +2,7 @@ package assistant
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/porthole-chat/porthole/internal/chat"
 	"github.com/porthole-chat/porthole/internal/porthole"
@@ -23,15 +24,30 @@ func (s budgetScope) key(dimension string) string {
 	return "assistant:" + dimension + ":" + s.name + ":" + s.id
 }
 
-func scopesOf(cfg store.AssistantConfig, in chat.TurnInput, ip string) []budgetScope {
+func scopesOf(cfg store.AssistantConfig, in chat.TurnInput) []budgetScope {
 	scopes := []budgetScope{
 		{name: "visitor", id: in.OrgID + ":" + in.VisitorID, budget: cfg.Budgets.Visitor},
 		{name: "org", id: in.OrgID, budget: cfg.Budgets.Org},
 	}
-	if ip != "" {
-		scopes = append(scopes, budgetScope{name: "ip", id: in.OrgID + ":" + ip, budget: cfg.Budgets.IP})
+	if key := ipBudgetKey(in.ClientIP); key != "" {
+		scopes = append(scopes, budgetScope{name: "ip", id: in.OrgID + ":" + key, budget: cfg.Budgets.IP})
 	}
 	return scopes
+}
+
+// ipBudgetKey is the address an IP budget counts against: the IPv4
+// address, or the IPv6 /64 (one subscriber usually holds a whole /64 and
+// could otherwise rotate through it), as the transport's rate limits do.
+// "" when the address is unknown: no IP budget applies.
+func ipBudgetKey(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return ""
+	}
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	return netip.PrefixFrom(ip, 64).Masked().String()
 }
 
 // admit counts the turn's message against every budget and checks that

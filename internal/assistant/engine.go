@@ -71,9 +71,6 @@ type Config struct {
 	// Security records budget exhaustion by a visitor or an IP.
 	Security porthole.SecurityRecorder
 	Logger   *slog.Logger
-	// ClientIP returns the visitor's IP for the per-IP budget; nil (or "")
-	// skips that budget.
-	ClientIP func(ctx context.Context, in chat.TurnInput) string
 	// ProviderNetwork is how the model providers reach a chatbot's base
 	// URL, which a business typed in: through fetch's dial guard, public
 	// addresses on ports 80 and 443 only. The operator's AllowPrivate
@@ -164,10 +161,10 @@ func (e *Engine) Stream(ctx context.Context, in chat.TurnInput, emit func(string
 	var scopes []budgetScope
 	if e.cfg.Limiter != nil {
 		ip := ""
-		if e.cfg.ClientIP != nil {
-			ip = e.cfg.ClientIP(ctx, in)
+		if in.ClientIP.IsValid() {
+			ip = in.ClientIP.String()
 		}
-		scopes = scopesOf(cfg, in, ip)
+		scopes = scopesOf(cfg, in)
 		if scope, dim := e.admit(ctx, scopes); scope != "" {
 			e.budgetExhausted(ctx, in, scope, dim, ip)
 			return ts.write(BudgetMessage)

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -15,6 +16,10 @@ type TurnInput struct {
 	ConversationID string
 	VisitorID      string
 	TurnID         string
+	// ClientIP is the visitor's address as the transport saw it (through
+	// the trusted proxies); the zero Addr when unknown. The assistant's
+	// per-IP budget counts against it.
+	ClientIP netip.Addr
 	// History holds the conversation's latest stored events, oldest first;
 	// the last visitor message is the one to answer.
 	History []store.Event

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -132,6 +133,10 @@ type Session struct {
 	Visitor      store.Visitor
 	Conversation store.Conversation
 	Identified   bool
+	// ClientIP is the visitor's address, set by the transport after Join
+	// (the widget knows it from the upgrade request); the zero Addr when
+	// unknown. Turns pass it on in TurnInput.ClientIP.
+	ClientIP netip.Addr
 }
 
 // Join finds or creates the visitor of (org, session) and its conversation
@@ -476,7 +481,7 @@ func (s *Service) runTurn(ctx context.Context, sess *Session, t *turn) {
 	}
 	if err == nil {
 		in := TurnInput{OrgID: sess.OrgID, ChatbotID: sess.ChatbotID, ConversationID: sess.Conversation.ID,
-			VisitorID: sess.Visitor.ID, TurnID: t.id, History: history}
+			VisitorID: sess.Visitor.ID, TurnID: t.id, ClientIP: sess.ClientIP, History: history}
 		err = s.engine.Stream(ctx, in, func(text string) error {
 			if err := ctx.Err(); err != nil {
 				return err
