@@ -135,6 +135,11 @@ type turnState struct {
 	passages []llm.Passage
 	reply    strings.Builder
 	emit     func(string) error
+	// preview marks a dashboard preview: tools that change data are not
+	// run, and calls and lookups are collected for the preview's own
+	// audit entry instead of recorded one by one.
+	preview      bool
+	previewCalls []PreviewToolCall
 }
 
 func (ts *turnState) write(text string) error {
@@ -171,13 +176,28 @@ func (e *Engine) Stream(ctx context.Context, in chat.TurnInput, emit func(string
 		}
 	}
 
-	ts.passages = e.retrieve(ctx, in, question, "retrieval for the visitor's message")
+	ts.passages = e.retrieve(ctx, ts, question, "retrieval for the visitor's message")
 	ts.tools = e.toolsFor(cfg)
 	provider, err := e.provider(ctx, in.OrgID, cfg)
 	if err != nil {
 		return e.fail(ctx, ts, err)
 	}
-	req := llm.Request{Messages: historyMessages(in.History, cfg.HistoryTokens), Tools: ts.tools.defs}
+	usage, done, err := e.converse(ctx, ts, provider, historyMessages(in.History, cfg.HistoryTokens))
+	e.finish(ctx, ts, scopes, usage, done)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err // the provider failed, or emit did (the visitor is gone, the reply is too long)
+}
+
+// converse asks the model, runs the tools it calls and asks again, at most
+// MaxToolRounds times, passing text to ts as it arrives; then adds the
+// sources it cited and, when the provider asks for it, the offer of a
+// human. It returns the tokens spent and the last end event, with the
+// reply's citations when it completed. A provider failure has been told to
+// the visitor (fail) when it returns.
+func (e *Engine) converse(ctx context.Context, ts *turnState, provider llm.Provider, messages []llm.Message) (llm.Usage, llm.Event, error) {
+	req := llm.Request{Messages: messages, Tools: ts.tools.defs}
 	var usage llm.Usage
 	var done llm.Event
 	for round := 0; ; round++ {
@@ -190,26 +210,21 @@ func (e *Engine) Stream(ctx context.Context, in chat.TurnInput, emit func(string
 			if ctx.Err() == nil && errors.As(err, &lerr) {
 				err = e.fail(ctx, ts, lerr)
 			}
-			e.finish(ctx, ts, scopes, usage, done)
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return err // the provider failed, or emit did (the visitor is gone, the reply is too long)
+			return usage, done, err
 		}
 		done = res.done
 		if len(res.calls) == 0 {
 			break
 		}
 		if round >= e.cfg.MaxToolRounds {
-			e.cfg.Logger.Warn("assistant: tool rounds exhausted", "conversation", in.ConversationID)
+			e.cfg.Logger.Warn("assistant: tool rounds exhausted", "conversation", ts.in.ConversationID)
 			break
 		}
 		req.Messages = append(req.Messages, llm.Message{Role: llm.RoleAssistant, Text: res.text, ToolCalls: res.calls})
 		for _, call := range res.calls {
 			result, isErr := e.runTool(ctx, ts, call)
 			if ctx.Err() != nil {
-				e.finish(ctx, ts, scopes, usage, done)
-				return ctx.Err()
+				return usage, done, ctx.Err()
 			}
 			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleTool, ToolCallID: call.ID, Text: result, ToolError: isErr})
 		}
@@ -220,19 +235,16 @@ func (e *Engine) Stream(ctx context.Context, in chat.TurnInput, emit func(string
 	}
 	if len(citations) > 0 && !strings.Contains(ts.reply.String(), "\nSources:") {
 		if err := ts.write(sourcesFooter(citations)); err != nil {
-			e.finish(ctx, ts, scopes, usage, done)
-			return err
+			return usage, done, err
 		}
 	}
 	if done.OfferHuman && !strings.Contains(ts.reply.String(), "person") {
 		if err := ts.write("\n\n" + OfferHuman); err != nil {
-			e.finish(ctx, ts, scopes, usage, done)
-			return err
+			return usage, done, err
 		}
 	}
 	done.Citations = citations
-	e.finish(ctx, ts, scopes, usage, done)
-	return nil
+	return usage, done, nil
 }
 
 // sourcesFooter lists cited passages as the built-in provider does, so the
@@ -362,7 +374,8 @@ func (e *Engine) streamOnce(ctx context.Context, provider llm.Provider, req llm.
 }
 
 // retrieve searches the chatbot's own namespace and records the lookup.
-func (e *Engine) retrieve(ctx context.Context, in chat.TurnInput, query, reason string) []llm.Passage {
+func (e *Engine) retrieve(ctx context.Context, ts *turnState, query, reason string) []llm.Passage {
+	in := ts.in
 	if e.cfg.Knowledge == nil {
 		return nil
 	}
@@ -376,6 +389,9 @@ func (e *Engine) retrieve(ctx context.Context, in chat.TurnInput, query, reason 
 	for _, p := range found {
 		passages = append(passages, llm.Passage{ID: p.ChunkID, SourceTitle: p.Title, URL: p.URL, Text: p.Text})
 		ids = append(ids, p.ChunkID)
+	}
+	if ts.preview {
+		return passages // the preview's own entry lists them
 	}
 	e.record(ctx, in, audit.Entry{Action: audit.ActionKnowledgeLookup, Target: "chatbot:" + in.ChatbotID, Reason: reason,
 		Payload: audit.Payload(map[string]any{"turn_id": in.TurnID, "passage_ids": ids, "k": e.cfg.TopK})})

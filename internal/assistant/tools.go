@@ -29,6 +29,8 @@ const (
 	toolFailed   = "failed"
 	toolInvalid  = "invalid"
 	toolRefused  = "refused"
+	// toolNotExecuted is a call a preview reports instead of running.
+	toolNotExecuted = "not_executed"
 )
 
 // maxRecordedArgs caps the arguments copied into an audit payload.
@@ -110,6 +112,13 @@ func (e *Engine) runTool(ctx context.Context, ts *turnState, call llm.ToolCall) 
 		e.recordToolCall(ctx, ts, call, toolInvalid, err.Error())
 		return "Error: invalid arguments: " + err.Error(), true
 	}
+	if ts.preview && call.Name != ToolKnowledgeSearch {
+		// Every other tool changes something (a form shown, a contact
+		// saved, a hand-off, a business's API called): a preview only
+		// says what would have been called.
+		e.recordToolCall(ctx, ts, call, toolNotExecuted, "would call tool "+call.Name+" with "+string(call.Arguments))
+		return "This is a preview: the tool was not run. Answer as you would once it succeeded.", false
+	}
 	result, failed := t.run(ctx, ts, call.Arguments)
 	status := toolExecuted
 	if failed {
@@ -133,6 +142,11 @@ func (e *Engine) recordToolCall(ctx context.Context, ts *turnState, call llm.Too
 	var args any = json.RawMessage(call.Arguments)
 	if len(call.Arguments) > maxRecordedArgs || !json.Valid(call.Arguments) {
 		args = truncateRunes(string(call.Arguments), maxRecordedArgs)
+	}
+	if ts.preview {
+		ts.previewCalls = append(ts.previewCalls, PreviewToolCall{Name: truncateRunes(call.Name, 200), Arguments: args,
+			Status: status, Detail: truncateRunes(detail, maxRecordedArgs)})
+		return
 	}
 	payload := map[string]any{"turn_id": ts.in.TurnID, "call_id": call.ID, "status": status, "arguments": args}
 	if detail != "" {
@@ -279,7 +293,7 @@ func (e *Engine) knowledgeTool(ctx context.Context, ts *turnState, raw json.RawM
 	if strings.TrimSpace(args.Query) == "" {
 		return "Error: the query is empty.", true
 	}
-	found := e.retrieve(ctx, ts.in, args.Query, "the model searched the knowledge base")
+	found := e.retrieve(ctx, ts, args.Query, "the model searched the knowledge base")
 	have := map[string]int{}
 	for i, p := range ts.passages {
 		have[p.ID] = i + 1
