@@ -127,7 +127,11 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	claims.Nonce = "" // checked; not kept for the socket's life
 	sc := &socketSession{srv: s, conn: conn, claims: claims, session: session, ip: ip, requestID: httpx.RequestID(ctx)}
 	sctx, cancel := context.WithCancel(s.baseCtx)
-	sub, code, reason := sc.open(sctx)
+	// The welcome runs on the request's context, not the socket's: each SQL
+	// transaction derives a context from the one it is given, which would
+	// leave the socket's context a children map and a done channel for as
+	// long as the socket idles.
+	sub, code, reason := sc.open(ctx)
 	if sub == nil {
 		if code > 0 {
 			_ = conn.Close(code, reason)
