@@ -71,6 +71,13 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	}
 }
 
+// readOnlyPosts are POST routes that change nothing but the audit log: a
+// query whose input is too large or too private for a URL. The preview
+// runs the model on a message and stores no conversation, usage or budget.
+var readOnlyPosts = map[string]bool{
+	"POST /api/v1/chatbots/{id}/assistant/preview": true,
+}
+
 func TestEveryRouteDeclaresAKnownPermission(t *testing.T) {
 	s := api.NewServer(nil, nil, nil)
 	for _, rt := range s.AllRoutes() {
@@ -86,7 +93,7 @@ func TestEveryRouteDeclaresAKnownPermission(t *testing.T) {
 		switch rt.Method {
 		case http.MethodGet:
 		default:
-			if strings.HasSuffix(rt.Permission, ":read") {
+			if strings.HasSuffix(rt.Permission, ":read") && !readOnlyPosts[rt.Method+" "+rt.Path] {
 				t.Errorf("route %s %s changes state with a read permission", rt.Method, rt.Path)
 			}
 		}

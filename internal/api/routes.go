@@ -83,6 +83,7 @@ func (s *Server) routes() []Route {
 		// ---- assistant and knowledge (issue 4; handlers in assistant_routes.go and knowledge_routes.go) ----
 		{"GET", "/api/v1/chatbots/{id}/assistant", "chatbots:read", s.getAssistantConfig},
 		{"PUT", "/api/v1/chatbots/{id}/assistant", "chatbots:write", s.putAssistantConfig},
+		{"POST", "/api/v1/chatbots/{id}/assistant/preview", "chatbots:read", s.previewAssistant}, // preview_routes.go
 		{"GET", "/api/v1/chatbots/{id}/knowledge/sources", "knowledge:read", s.listKnowledgeSources},
 		{"POST", "/api/v1/chatbots/{id}/knowledge/sources", "knowledge:write", s.addKnowledgeSource},
 		{"POST", "/api/v1/chatbots/{id}/knowledge/uploads", "knowledge:write", s.uploadKnowledge}, // UploadRoutePattern: its own body cap

@@ -35,6 +35,7 @@ type Server struct {
 	chat     *chat.Service // issue 5: conversation routes (WithConversations)
 	// assistant and knowledge (issue 4): nil until WithAssistant
 	assistant *AssistantDeps
+	preview   Previewer // issue 4: the assistant preview route (WithPreview)
 }
 
 // NewServer returns the API server. extra routes (from other surfaces, such

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/porthole-chat/porthole/internal/chat"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,8 +24,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/porthole-chat/porthole/internal/assistant"
 	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/auth"
+	"github.com/porthole-chat/porthole/internal/chat"
 	"github.com/porthole-chat/porthole/internal/config"
 	"github.com/porthole-chat/porthole/internal/httpx"
 	"github.com/porthole-chat/porthole/internal/knowledge"
@@ -69,7 +70,8 @@ type App struct {
 
 	handler    http.Handler
 	services   []Service
-	chat       *chat.Service // issue 5: set by mountWidget, served by the API's conversation routes
+	chat       *chat.Service     // issue 5: set by mountWidget, served by the API's conversation routes
+	assistant  *assistant.Engine // issue 4: set by newAssistant, served by the preview route and page
 	onShutdown []func(context.Context) error
 }
 

@@ -39,6 +39,7 @@ func (a *App) newAssistant(bus pubsub.PubSub) (*assistant.Engine, *knowledge.Ser
 	engine := assistant.New(assistant.Config{DB: a.DB, Knowledge: ks, Vault: a.Vault, Fetcher: toolFetcher, Bus: bus,
 		Limiter: a.Limiter, Security: a.Security, Logger: a.Logger, WordDelay: wordDelay,
 		ProviderNetwork: fetch.StreamingOptions{AllowPrivate: a.Config.LLMAllowPrivateBaseURLs}})
+	a.assistant = engine
 	return engine, ks
 }
 

@@ -53,6 +53,9 @@ func (a *App) buildHandler(ctx context.Context) error {
 		return err
 	}
 	apiServer.WithConversations(a.chat) // issue 5: the chat service is built by mountWidget
+	if a.assistant != nil {
+		apiServer.WithPreview(a.assistant) // issue 4: the engine is built by mountWidget too
+	}
 
 	// ---- dashboard (issue 3): server-rendered pages under /app/; GET / redirects there ----
 	dash, err := dashboard.New(dashboard.Deps{

@@ -71,6 +71,7 @@ var walkBodies = map[string]string{
 	// assistant and knowledge (issue 4); the upload route takes multipart
 	// and answers 404 for another tenant's chatbot before reading the body.
 	"PUT /api/v1/chatbots/{id}/assistant":          `{"provider":"builtin","system_prompt":"Be brief."}`,
+	"POST /api/v1/chatbots/{id}/assistant/preview": `{"message":"When are you open?"}`,
 	"POST /api/v1/chatbots/{id}/knowledge/sources": `{"url":"https://walk.example/page"}`,
 	// contacts (issue 5): ids of no contact here; another tenant's are
 	// refused in TestContactMergeAcrossOrganizations.
