@@ -58,11 +58,15 @@ func (a *App) buildHandler(ctx context.Context) error {
 	}
 
 	// ---- dashboard (issue 3): server-rendered pages under /app/; GET / redirects there ----
+	var preview dashboard.Previewer // issue 4: the Preview page's reply preview
+	if a.assistant != nil {
+		preview = a.assistant
+	}
 	dash, err := dashboard.New(dashboard.Deps{
 		DB: a.DB, Auth: a.Accounts, Security: a.Security, Limiter: a.Limiter,
 		PublicURL: a.Config.PublicURL, Logger: a.Logger,
 		AuditLog: a.AuditLog, AuditStore: a.DB.Audit(), Checkpointer: a.Checkpointer, // audit log page, export, replay
-		Knowledge: a.Knowledge, Sealer: a.Vault, MaxUploadBytes: knowledgeUploadBytes, // issue 4: assistant, knowledge, preview pages
+		Knowledge: a.Knowledge, Sealer: a.Vault, MaxUploadBytes: knowledgeUploadBytes, Preview: preview, // issue 4: assistant, knowledge, preview pages
 		Chat: a.chat, // issue 5: inbox, exports, analytics
 	})
 	if err != nil {

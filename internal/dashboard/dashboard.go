@@ -51,6 +51,9 @@ type Deps struct {
 	Knowledge      *knowledge.Service
 	Sealer         Sealer
 	MaxUploadBytes int64 // one knowledge file; knowledge.DefaultMaxUploadBytes when 0
+	// Preview answers the Preview page's reply preview; without it the
+	// page previews retrieval only.
+	Preview Previewer
 	// Chat is the conversation service behind the inbox, exports and
 	// analytics (issue 5); those pages answer 503 without it.
 	Chat *chat.Service
@@ -77,6 +80,7 @@ type Dashboard struct {
 	knowledge      *knowledge.Service
 	sealer         Sealer
 	maxUploadBytes int64
+	preview        Previewer
 
 	// issue 5: inbox, exports, analytics (inbox.go, inbox_events.go, analytics.go)
 	chat *chat.Service
@@ -102,7 +106,7 @@ func New(deps Deps) (*Dashboard, error) {
 		db: deps.DB, auth: deps.Auth, rec: deps.Security, limiter: deps.Limiter,
 		publicURL: u.Scheme + "://" + u.Host, log: deps.Logger, richText: newRichTextPolicy(),
 		auditLog: deps.AuditLog, auditStore: deps.AuditStore, checkpointer: deps.Checkpointer,
-		knowledge: deps.Knowledge, sealer: deps.Sealer, maxUploadBytes: deps.MaxUploadBytes, // issue 4
+		knowledge: deps.Knowledge, sealer: deps.Sealer, maxUploadBytes: deps.MaxUploadBytes, preview: deps.Preview, // issue 4
 		chat: deps.Chat, shutdown: make(chan struct{}), // issue 5
 	}
 	if d.maxUploadBytes <= 0 {

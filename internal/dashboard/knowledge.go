@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/porthole-chat/porthole/internal/assistant"
 	"github.com/porthole-chat/porthole/internal/auth"
 	"github.com/porthole-chat/porthole/internal/knowledge"
 	"github.com/porthole-chat/porthole/internal/porthole"
@@ -221,6 +223,12 @@ type previewPassage struct {
 	SourceName string
 }
 
+// Previewer answers what the assistant would reply, storing nothing;
+// *assistant.Engine is one.
+type Previewer interface {
+	Preview(ctx context.Context, orgID, chatbotID, message string, emit func(text string)) (assistant.PreviewResult, error)
+}
+
 // previewPage is the Data of the preview page.
 type previewPage struct {
 	Chatbot  porthole.Chatbot
@@ -229,6 +237,9 @@ type previewPage struct {
 	Question string
 	Asked    bool
 	Passages []previewPassage
+	// CanReply: a reply preview is available. Reply is set when one ran.
+	CanReply bool
+	Reply    *assistant.PreviewResult
 }
 
 // previewK is how many passages the preview shows.
@@ -240,13 +251,16 @@ func (d *Dashboard) previewPageGet(w http.ResponseWriter, r *http.Request, p aut
 }
 
 // previewAsk shows what the assistant would retrieve for a question: the
-// top passages of the chatbot's knowledge base with their sources. It is a
-// retrieval preview; no model is called and nothing is stored.
+// top passages of the chatbot's knowledge base with their sources; with
+// run=reply also the reply the assistant would give (Engine.Preview: the
+// model is called, nothing is stored or charged, tools that change data
+// are reported, not run).
 func (d *Dashboard) previewAsk(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	return d.showPreview(w, r, p, r.PostFormValue("message"))
 }
 
 func (d *Dashboard) showPreview(w http.ResponseWriter, r *http.Request, p auth.Principal, question string) error {
+	wantReply := r.Method == http.MethodPost && r.PostFormValue("run") == "reply"
 	ctx := r.Context()
 	c, _, ns, err := d.knowledgeNS(r, p, auth.ReadAccess)
 	if err != nil {
@@ -256,10 +270,21 @@ func (d *Dashboard) showPreview(w http.ResponseWriter, r *http.Request, p auth.P
 	if err != nil {
 		return err
 	}
-	page := previewPage{Chatbot: c, Provider: cfg.Provider, Model: cfg.Model, Question: truncate(question, 2000)}
+	page := previewPage{Chatbot: c, Provider: cfg.Provider, Model: cfg.Model, Question: truncate(question, 2000), CanReply: d.preview != nil}
 	status, n := http.StatusOK, notice{}
 	if q := strings.TrimSpace(question); q != "" {
 		page.Asked = true
+		if wantReply && d.preview != nil {
+			res, err := d.preview.Preview(ctx, p.Org, c.ID, q, nil)
+			switch {
+			case porthole.ErrorCode(err) == porthole.EINVALID:
+				status, n = http.StatusBadRequest, notice{Error: porthole.ErrorMessage(err)}
+			case err != nil:
+				return err
+			default:
+				page.Reply = &res
+			}
+		}
 		passages, err := d.knowledge.Search(ctx, ns, truncate(q, 1000), previewK)
 		if err != nil {
 			return err
