@@ -73,8 +73,13 @@ func (s *gorillaSocket) Read(ctx context.Context) ([]byte, error) {
 	} else {
 		_ = s.c.SetReadDeadline(time.Time{})
 	}
+	// Only a Read with a deadline (the hello) watches its context. The
+	// socket's long read does not: a watch would leave the socket's context
+	// a children map and a callback for its whole life, and whatever ends
+	// that context (the socket's end, Shutdown) also closes the connection,
+	// which ends the Read.
 	stop := func() bool { return false }
-	if ctx.Done() != nil { // a context that can end: its end ends the Read
+	if _, ok := ctx.Deadline(); ok {
 		stop = context.AfterFunc(ctx, func() { _ = s.c.SetReadDeadline(time.Unix(1, 0)) })
 	}
 	s.reading.Store(true)

@@ -495,9 +495,7 @@ func (c *socketSession) relay(ctx context.Context, raw []byte) error {
 func (c *socketSession) readLoop(ctx context.Context) (int, string) {
 	s := c.srv
 	for {
-		// The Read is not tied to ctx (see writeRaw): end closes the
-		// connection, which ends it.
-		raw, err := c.conn.Read(context.WithoutCancel(ctx))
+		raw, err := c.conn.Read(ctx)
 		if err != nil {
 			if ctx.Err() != nil && s.baseCtx.Err() != nil {
 				return closeGoingAway, closeReasonStop
