@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/porthole-chat/porthole/internal/chat"
 	"github.com/porthole-chat/porthole/internal/porthole"
 	"github.com/porthole-chat/porthole/internal/store"
 	"github.com/porthole-chat/porthole/internal/store/storetest"
@@ -305,4 +306,30 @@ func TestShutdownClosesWithReason(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code != websocket.StatusGoingAway || ce.Reason != "server shutting down" {
 		t.Fatalf("close = %v, want 1001 server shutting down", err)
 	}
+}
+
+// ipEngine answers with the client IP its turn was given.
+type ipEngine struct{}
+
+func (ipEngine) Stream(ctx context.Context, in chat.TurnInput, emit func(string) error) error {
+	return emit("ip=" + in.ClientIP.String())
+}
+
+// TestTurnsKnowTheVisitorsIP: the socket's client address reaches every
+// turn, so per-IP budgets apply to visitors.
+func TestTurnsKnowTheVisitorsIP(t *testing.T) {
+	db := storetest.MustOpenSQLite(t)
+	e := mustEnv(t, db, envOptions{engine: ipEngine{}})
+	c, _ := mustConnect(t, e, porthole.NewID(), 0)
+	send(t, c, map[string]any{"type": "message", "client_id": "m1", "text": "who am I?"})
+	frames := readUntil(t, c, "turn_end")
+	for _, f := range frames {
+		if f.Type == "message" && f.Role == "assistant" {
+			if f.Text != "ip=127.0.0.1" {
+				t.Fatalf("assistant saw %q; want ip=127.0.0.1", f.Text)
+			}
+			return
+		}
+	}
+	t.Fatalf("no assistant message in %+v", frames)
 }

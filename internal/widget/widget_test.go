@@ -60,6 +60,7 @@ type env struct {
 }
 
 type envOptions struct {
+	engine chat.TurnEngine // nil: an echo engine with delay
 	delay  time.Duration
 	limits widget.Limits
 	org    *porthole.Organization
@@ -93,7 +94,11 @@ func mustEnv(tb testing.TB, db *store.DB, o envOptions) *env {
 	if o.delay == 0 {
 		o.delay = 2 * time.Millisecond
 	}
-	e.chat = chat.New(chat.Config{DB: db, PubSub: pubsub.NewMemory(), Engine: chat.EchoEngine{Delay: o.delay}})
+	var engine chat.TurnEngine = chat.EchoEngine{Delay: o.delay}
+	if o.engine != nil {
+		engine = o.engine
+	}
+	e.chat = chat.New(chat.Config{DB: db, PubSub: pubsub.NewMemory(), Engine: engine})
 	mux := http.NewServeMux()
 	e.ts = httptest.NewUnstartedServer(mux)
 	srv, err := widget.New(widget.Deps{DB: db, Limiter: ratelimit.NewMemory(), Security: e.events, Chat: e.chat,

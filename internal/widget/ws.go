@@ -296,6 +296,8 @@ func (c *socketSession) open(ctx context.Context) (*pubsub.Subscription, int, st
 		s.logger.Error("widget: join failed", "err", err, "request_id", c.requestID)
 		return nil, closeInternal, "unable to join the conversation"
 	}
+	// The visitor's address reaches every turn, for the per-IP budgets.
+	sess.ClientIP = c.ip
 	shareSessionStrings(sess)
 	c.sess = sess
 	sub, err := s.deps.Chat.Subscribe(ctx, sess)
