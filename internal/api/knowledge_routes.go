@@ -4,10 +4,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/porthole-chat/porthole/internal/auth"
@@ -133,7 +131,7 @@ func readUpload(r *http.Request, limit int64) (knowledge.Upload, error) {
 				return knowledge.Upload{}, porthole.Errorf(porthole.EINVALID, "send one file per upload")
 			}
 			haveFile = true
-			up.Name = UploadName(part.FileName())
+			up.Name = knowledge.UploadName(part.FileName())
 			if up.Data, err = io.ReadAll(io.LimitReader(part, limit+1)); err != nil {
 				return knowledge.Upload{}, uploadReadError(err, limit)
 			}
@@ -147,14 +145,14 @@ func readUpload(r *http.Request, limit int64) (knowledge.Upload, error) {
 			}
 			up.Kind = strings.TrimSpace(string(b))
 		default:
-			return knowledge.Upload{}, porthole.Errorf(porthole.EINVALID, "unknown form field %q", truncateRunes(part.FormName(), 40))
+			return knowledge.Upload{}, porthole.Errorf(porthole.EINVALID, "unknown form field %q", knowledge.TruncateUTF8(part.FormName(), 40))
 		}
 	}
 	if !haveFile {
 		return knowledge.Upload{}, porthole.Errorf(porthole.EINVALID, "the form has no \"file\"")
 	}
 	if up.Kind == "" {
-		up.Kind = UploadKind(up.Name)
+		up.Kind = knowledge.UploadKind(up.Name)
 	}
 	if up.Kind == "" {
 		return knowledge.Upload{}, porthole.Errorf(porthole.EINVALID, "name the file .txt, .md, .html or .pdf, or give its kind")
@@ -168,53 +166,6 @@ func uploadReadError(err error, limit int64) error {
 		return porthole.Errorf(porthole.ETOOLARGE, "the file is larger than %d MB", limit>>20)
 	}
 	return porthole.WrapError(porthole.EINVALID, err, "the upload could not be read")
-}
-
-// UploadName makes an uploaded file's name safe to store and show: the
-// last path element only, no control or format characters, at most 200
-// bytes of UTF-8, "upload" when nothing is left.
-func UploadName(raw string) string {
-	raw = strings.ReplaceAll(raw, "\\", "/")
-	raw = path.Base(raw)
-	var b strings.Builder
-	for _, r := range raw {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.In(r, unicode.Cf) {
-			continue
-		}
-		b.WriteRune(r)
-	}
-	name := strings.TrimSpace(b.String())
-	name = truncateRunes(name, 200)
-	if name == "" || name == "." || name == ".." || name == "/" {
-		return "upload"
-	}
-	return name
-}
-
-// UploadKind is the source kind a file name's extension names, or "".
-func UploadKind(name string) string {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".txt", ".text":
-		return store.KnowledgeText
-	case ".md", ".markdown":
-		return store.KnowledgeMarkdown
-	case ".html", ".htm":
-		return store.KnowledgeHTML
-	case ".pdf":
-		return store.KnowledgePDF
-	}
-	return ""
-}
-
-// truncateRunes cuts s to at most n bytes without splitting a character.
-func truncateRunes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 func (s *Server) getKnowledgeSource(w http.ResponseWriter, r *http.Request, p Principal) error {

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/porthole-chat/porthole/internal/assistant"
 	"github.com/porthole-chat/porthole/internal/auth"
@@ -137,10 +134,10 @@ func (d *Dashboard) uploadKnowledge(w http.ResponseWriter, r *http.Request, p au
 	if err != nil {
 		return err
 	}
-	name := uploadName(header.Filename)
+	name := knowledge.UploadName(header.Filename)
 	kind := r.PostFormValue("kind")
 	if kind == "" {
-		kind = uploadKind(name)
+		kind = knowledge.UploadKind(name)
 	}
 	if kind == "" {
 		return d.knowledgeFormError(w, r, p, porthole.Errorf(porthole.EINVALID, "name the file .txt, .md, .html or .pdf, or choose its kind"), knowledgePage{})
@@ -178,45 +175,6 @@ func (d *Dashboard) deleteKnowledge(w http.ResponseWriter, r *http.Request, p au
 
 // uploadName makes an uploaded file's name safe to store and show: the
 // last path element, no control or format characters (no bidi tricks), at
-// most 200 bytes.
-func uploadName(raw string) string {
-	raw = path.Base(strings.ReplaceAll(raw, "\\", "/"))
-	var b strings.Builder
-	for _, r := range raw {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.In(r, unicode.Cf) {
-			continue
-		}
-		b.WriteRune(r)
-	}
-	name := strings.TrimSpace(b.String())
-	if len(name) > 200 {
-		cut := 200
-		for cut > 0 && !utf8.RuneStart(name[cut]) {
-			cut--
-		}
-		name = name[:cut]
-	}
-	if name == "" || name == "." || name == ".." || name == "/" {
-		return "upload"
-	}
-	return name
-}
-
-// uploadKind is the source kind a file name's extension names, or "".
-func uploadKind(name string) string {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".txt", ".text":
-		return store.KnowledgeText
-	case ".md", ".markdown":
-		return store.KnowledgeMarkdown
-	case ".html", ".htm":
-		return store.KnowledgeHTML
-	case ".pdf":
-		return store.KnowledgePDF
-	}
-	return ""
-}
-
 // previewPassage is one retrieved passage with the name of its source.
 type previewPassage struct {
 	knowledge.Passage
