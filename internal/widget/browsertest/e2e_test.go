@@ -31,6 +31,21 @@ func mustRealPorthole(t *testing.T) (portholeURL, demoURL, business string) {
 // mustRealPortholeApp is mustRealPorthole that also returns the running app.
 func mustRealPortholeApp(t *testing.T) (portholeURL, demoURL, business string, running *app.App) {
 	t.Helper()
+	r := mustRealDemo(t)
+	return r.portholeURL, r.demoURL, r.business, r.app
+}
+
+// realDemo is the real application running its demo.
+type realDemo struct {
+	portholeURL, demoURL, business string
+	email, password                string // the demo owner's sign-in, printed once
+	app                            *app.App
+}
+
+// mustRealDemo runs the real application (SQLite in a temp dir) with its
+// demo: Porthole on 127.0.0.1, the demo host page on 127.0.0.2.
+func mustRealDemo(t *testing.T) realDemo {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -66,11 +81,13 @@ func mustRealPortholeApp(t *testing.T) (portholeURL, demoURL, business string, r
 		<-done
 		a.Close()
 	})
-	m := regexp.MustCompile(`business id: (\S+)`).FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("demo printed no business id: %s", out.String())
+	business := regexp.MustCompile(`business id: (\S+)`).FindStringSubmatch(out.String())
+	signIn := regexp.MustCompile(`dashboard sign-in: (\S+) / (\S+)`).FindStringSubmatch(out.String())
+	if business == nil || signIn == nil {
+		t.Fatalf("demo printed no business id or sign-in: %s", out.String())
 	}
-	return "http://" + ln.Addr().String(), "http://" + demoAddr + "/", m[1], a
+	return realDemo{portholeURL: "http://" + ln.Addr().String(), demoURL: "http://" + demoAddr + "/", business: business[1],
+		email: signIn[1], password: signIn[2], app: a}
 }
 
 func TestEndToEndDemoStreamsAReply(t *testing.T) {

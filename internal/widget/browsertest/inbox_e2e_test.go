@@ -2,26 +2,16 @@ package browsertest
 
 // The agent inbox end to end (issue 5, item 7): a visitor on the demo host
 // page and an agent in the dashboard, two tabs of one headless Chromium,
-// against the real application. Owned by the dashboard inbox work; it uses
-// this package's browser helpers and copies the App start-up so it can
-// read the demo owner's password.
+// against the real application (mustRealDemo), signed in as the demo owner.
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/porthole-chat/porthole/internal/app"
-	"github.com/porthole-chat/porthole/internal/config"
 )
 
 // demoWithOwner is the real application with its demo, and the demo
@@ -31,50 +21,12 @@ type demoWithOwner struct {
 	email, password      string
 }
 
-// mustDemoWithOwner starts the App as mustRealPorthole does and also
-// returns the sign-in the demo prints once.
+// mustDemoWithOwner starts the real demo and returns its URLs and the
+// owner's sign-in.
 func mustDemoWithOwner(t *testing.T) demoWithOwner {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	demoLn, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	demoAddr := demoLn.Addr().String()
-	demoLn.Close()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	flags := config.RegisterFlags(fs)
-	if err := fs.Parse([]string{"--data-dir", t.TempDir(), "--addr", ln.Addr().String(), "--demo", "--demo-addr", demoAddr}); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := flags.Load(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	if err := a.StartDemo(ctx, &out); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		a.Close()
-	})
-	m := regexp.MustCompile(`dashboard sign-in: (\S+) / (\S+)`).FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("demo printed no dashboard sign-in: %s", out.String())
-	}
-	return demoWithOwner{portholeURL: "http://" + ln.Addr().String(), demoURL: "http://" + demoAddr + "/", email: m[1], password: m[2]}
+	r := mustRealDemo(t)
+	return demoWithOwner{portholeURL: r.portholeURL, demoURL: r.demoURL, email: r.email, password: r.password}
 }
 
 // evalIn evaluates a JavaScript expression in a tab's page into out.
