@@ -4,8 +4,8 @@
 // cannot reach in, ours cannot leak out) and, only on the first click,
 // injects the sandboxed chat iframe from Porthole's origin. Styles come from
 // a constructed stylesheet (adoptedStyleSheets) or, where that is missing,
-// from CSSOM property writes: both work under a host CSP without
-// 'unsafe-inline' for styles. Messages with the iframe go to one exact
+// from CSSOM property writes: both work under a host CSP that allows no
+// inline styles. Messages with the iframe go to one exact
 // origin and are accepted only from that origin, that window and a known
 // shape. Budget: 1,536 bytes gzip -9 (checked by a Go test).
 const d = document

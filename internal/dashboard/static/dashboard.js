@@ -1,6 +1,6 @@
 // Porthole dashboard: progressive enhancement only. Every page works
 // without this file; it adds copy buttons and confirmations. Loaded from
-// 'self' under a CSP without 'unsafe-inline', so it attaches its handlers
+// 'self' under a CSP that allows no inline script, so it attaches its handlers
 // here and never uses inline handlers, eval or innerHTML.
 'use strict';
 
