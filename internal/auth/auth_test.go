@@ -95,3 +95,32 @@ func BenchmarkVerifyPassword(b *testing.B) {
 		}
 	}
 }
+
+func TestCommonPasswordShapesRefused(t *testing.T) {
+	tests := []struct {
+		pw     string
+		common bool
+	}{
+		{"Password2026!!", true},
+		{"Welcome12345!", true},
+		{"iloveyou123456", true},
+		{"MonkeyDragon99", true},
+		{"!!Football1987", true},
+		{"aaaaaaaaaaaaaa", true},
+		{"abcabcabcabcabc", true},
+		{"121212121212", true},
+		{"1234567890123", true},
+		{"qwertyuiop123", true},
+		{"poiuytrewq!!!", true},
+		{"abcdefghijklm", true},
+		{"tangerine-bicycle-42", false},
+		{"correct staple horse battery", false},
+		{"Mz9!vQ2#pL7x", false},
+		{"password-manager-is-great", false},
+	}
+	for _, tt := range tests {
+		if got := isCommonPassword(tt.pw); got != tt.common {
+			t.Errorf("isCommonPassword(%q) = %v, want %v", tt.pw, got, tt.common)
+		}
+	}
+}
