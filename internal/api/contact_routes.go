@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/porthole-chat/porthole/internal/httpx"
 	"github.com/porthole-chat/porthole/internal/porthole"
@@ -21,15 +20,8 @@ func (s *Server) listContacts(w http.ResponseWriter, r *http.Request, p Principa
 	}
 	q := r.URL.Query()
 	f := store.ContactFilter{Query: q.Get("q")}
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 500 {
-			return porthole.Errorf(porthole.EINVALID, "limit must be a whole number from 1 to 500")
-		}
-	}
-	if v := q.Get("before"); v != "" {
-		if f.Before, err = strconv.ParseInt(v, 10, 64); err != nil || f.Before < 0 {
-			return porthole.Errorf(porthole.EINVALID, "before must be unix milliseconds")
-		}
+	if f.Limit, f.Before, err = pageParams(q); err != nil {
+		return err
 	}
 	list, err := svc.Contacts(r.Context(), authPrincipal(p), f)
 	if err != nil {

@@ -59,15 +59,8 @@ func (s *Server) listConversations(w http.ResponseWriter, r *http.Request, p Pri
 	}
 	q := r.URL.Query()
 	f := store.InboxFilter{State: q.Get("state"), ChatbotID: q.Get("chatbot_id"), ContactID: q.Get("contact_id")}
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 500 {
-			return porthole.Errorf(porthole.EINVALID, "limit must be a whole number from 1 to 500")
-		}
-	}
-	if v := q.Get("before"); v != "" {
-		if f.Before, err = strconv.ParseInt(v, 10, 64); err != nil || f.Before < 0 {
-			return porthole.Errorf(porthole.EINVALID, "before must be unix milliseconds")
-		}
+	if f.Limit, f.Before, err = pageParams(q); err != nil {
+		return err
 	}
 	list, err := svc.Conversations(r.Context(), authPrincipal(p), f)
 	if err != nil {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/porthole-chat/porthole/docs"
@@ -198,6 +199,23 @@ func (s *Server) checkChatbot(ctx context.Context, p Principal, id string, need 
 		return porthole.Errorf(porthole.EFORBIDDEN, "no write access to this chatbot")
 	}
 	return nil
+}
+
+// pageParams reads the paging parameters of list routes: limit (1 to 500,
+// 0 when absent: the store's default) and before (unix milliseconds, 0 for
+// the newest page).
+func pageParams(q url.Values) (limit int, before int64, err error) {
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 500 {
+			return 0, 0, porthole.Errorf(porthole.EINVALID, "limit must be a whole number from 1 to 500")
+		}
+	}
+	if v := q.Get("before"); v != "" {
+		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 0 {
+			return 0, 0, porthole.Errorf(porthole.EINVALID, "before must be unix milliseconds")
+		}
+	}
+	return limit, before, nil
 }
 
 // nonNil makes empty lists encode as [] rather than null.
