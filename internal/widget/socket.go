@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/coder/websocket"
 	gorilla "github.com/gorilla/websocket"
@@ -28,7 +29,10 @@ const (
 type socket interface {
 	// Read returns the next text message; any error ends the socket.
 	Read(ctx context.Context) ([]byte, error)
-	Write(ctx context.Context, msg []byte) error
+	// Write sends one text message, giving up at deadline. It takes a
+	// deadline rather than a context: a context per frame would cost a
+	// timer and a context for every streamed token.
+	Write(deadline time.Time, msg []byte) error
 	Ping(ctx context.Context) error
 	Close(code int, reason string) error
 	// CloseNow drops the connection without a handshake.
@@ -91,7 +95,9 @@ func (s coderSocket) Read(ctx context.Context) ([]byte, error) {
 	return b, nil
 }
 
-func (s coderSocket) Write(ctx context.Context, msg []byte) error {
+func (s coderSocket) Write(deadline time.Time, msg []byte) error {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
 	return s.c.Write(ctx, websocket.MessageText, msg)
 }
 

@@ -106,14 +106,10 @@ func (s *gorillaSocket) Read(ctx context.Context) ([]byte, error) {
 	return b, nil
 }
 
-func (s *gorillaSocket) Write(ctx context.Context, msg []byte) error {
+func (s *gorillaSocket) Write(deadline time.Time, msg []byte) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	d, _ := ctx.Deadline()
-	_ = s.c.SetWriteDeadline(d)
+	_ = s.c.SetWriteDeadline(deadline)
 	return s.c.WriteMessage(websocket.TextMessage, msg)
 }
 

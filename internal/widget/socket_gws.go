@@ -121,14 +121,10 @@ func (s *gwsSocket) Read(ctx context.Context) ([]byte, error) {
 	}
 }
 
-func (s *gwsSocket) Write(ctx context.Context, msg []byte) error {
+func (s *gwsSocket) Write(deadline time.Time, msg []byte) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	d, _ := ctx.Deadline()
-	_ = s.c.SetWriteDeadline(d)
+	_ = s.c.SetWriteDeadline(deadline)
 	return s.c.WriteMessage(gws.OpcodeText, msg)
 }
 

@@ -247,11 +247,8 @@ func (c *socketSession) writeRaw(ctx context.Context, b []byte) error {
 		return err
 	}
 	// Bounded by the write deadline, not tied to the socket's context: a
-	// child of that context would leave it a children map for its whole
-	// life. A socket that ends closes its connection, which fails the write.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.srv.limits.WriteTimeout)
-	defer cancel()
-	return c.conn.Write(wctx, b)
+	// socket that ends closes its connection, which fails the write.
+	return c.conn.Write(time.Now().Add(c.srv.limits.WriteTimeout), b)
 }
 
 func (c *socketSession) securityEvent(ctx context.Context, kind, detail string) {
@@ -469,7 +466,13 @@ func (c *socketSession) catchUpLocked(ctx context.Context) error {
 // is filled from the store), live-only ones as they come. An error means
 // the socket is gone.
 func (c *socketSession) relay(ctx context.Context, raw []byte) error {
-	var f chat.Frame
+	// Only the head is decoded: a streamed token's frame is relayed as
+	// published, without copying its text out.
+	var f struct {
+		Type string `json:"type"`
+		Seq  int64  `json:"seq"`
+		Role string `json:"role"`
+	}
 	if json.Unmarshal(raw, &f) != nil {
 		return nil
 	}

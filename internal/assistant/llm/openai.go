@@ -44,12 +44,12 @@ func newOpenAIAdapter(cfg Config) func(key string) adapter {
 	}
 	// Clip so the SDK's append on every request never writes into a
 	// backing array shared by concurrent streams.
-	svc := openai.NewChatCompletionService(slices.Clip(opts)...)
+	client := &openai.Client{Options: slices.Clip(opts)}
 	// OpenAI's newer models take max_completion_tokens and refuse max_tokens;
 	// the compatible servers (and older Azure API versions) know max_tokens.
 	useMaxCompletion := cfg.BaseURL == ""
 	return func(key string) adapter {
-		a := &openAIAdapter{svc: svc, useMaxCompletion: useMaxCompletion}
+		a := &openAIAdapter{client: client, useMaxCompletion: useMaxCompletion}
 		if key != "" {
 			if cfg.Kind == KindAzureOpenAI {
 				a.keyOpt = option.WithHeader("api-key", key)
@@ -62,7 +62,7 @@ func newOpenAIAdapter(cfg Config) func(key string) adapter {
 }
 
 type openAIAdapter struct {
-	svc              openai.ChatCompletionService
+	client           *openai.Client
 	keyOpt           option.RequestOption
 	useMaxCompletion bool
 }
@@ -72,11 +72,18 @@ func (a *openAIAdapter) open(ctx context.Context, req Request) (attempt, error) 
 	if err != nil {
 		return nil, err
 	}
-	var opts []option.RequestOption
+	// What ChatCompletionService.NewStreaming does, with the stream's
+	// element type ours: openai-go's ChatCompletionChunk decodes every
+	// field of every chunk through its reflective decoder (about 6 KB
+	// allocated per token), where the adapter reads a handful of them
+	// (docs/benchmarks.md, "Assistant: overhead per streamed token").
+	opts := []option.RequestOption{option.WithJSONSet("stream", true)}
 	if a.keyOpt != nil {
 		opts = append(opts, a.keyOpt)
 	}
-	s := a.svc.NewStreaming(ctx, params, opts...)
+	var raw *http.Response
+	err = a.client.Post(ctx, "chat/completions", params, &raw, opts...)
+	s := ssestream.NewStream[openAIChunk](ssestream.NewDecoder(raw), err)
 	if err := s.Err(); err != nil {
 		s.Close()
 		return nil, err
@@ -199,8 +206,32 @@ type toolCallBuilder struct {
 	args     strings.Builder
 }
 
+// openAIChunk is the part of a chat.completion.chunk the adapter reads.
+type openAIChunk struct {
+	Choices []struct {
+		Index int64 `json:"index"`
+		Delta struct {
+			Content   string `json:"content"`
+			Refusal   string `json:"refusal"`
+			ToolCalls []struct {
+				Index    int64  `json:"index"`
+				ID       string `json:"id"`
+				Function struct {
+					Name      string `json:"name"`
+					Arguments string `json:"arguments"`
+				} `json:"function"`
+			} `json:"tool_calls"`
+		} `json:"delta"`
+		FinishReason string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage struct {
+		PromptTokens     int64 `json:"prompt_tokens"`
+		CompletionTokens int64 `json:"completion_tokens"`
+	} `json:"usage"`
+}
+
 type openAIAttempt struct {
-	stream *ssestream.Stream[openai.ChatCompletionChunk]
+	stream *ssestream.Stream[openAIChunk]
 	calls  map[int64]*toolCallBuilder
 	queue  []Event
 	finish string
