@@ -297,7 +297,7 @@ func (t *Tenant) AssistantConfig(ctx context.Context, chatbotID string) (Assista
 		return AssistantConfig{}, notFound("chatbot")
 	}
 	c := DefaultAssistantConfig(t.orgID, chatbotID)
-	err := t.tx(ctx, func(tx *Tx) error {
+	err := t.read(ctx, func(tx *Tx) error {
 		if err := t.chatbotExists(ctx, tx, chatbotID); err != nil {
 			return err
 		}

@@ -49,7 +49,7 @@ func (t *Tenant) Chatbot(ctx context.Context, id string) (porthole.Chatbot, erro
 	if !porthole.ValidID(id) {
 		return c, notFound("chatbot")
 	}
-	err := t.tx(ctx, func(tx *Tx) error {
+	err := t.read(ctx, func(tx *Tx) error {
 		var err error
 		c, err = scanChatbot(tx.queryRow(ctx, `SELECT `+chatbotColumns+` FROM chatbots WHERE org_id = ? AND id = ?`, t.orgID, id))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -66,7 +66,7 @@ func (t *Tenant) Chatbot(ctx context.Context, id string) (porthole.Chatbot, erro
 // Chatbots lists the bound organization's chatbots, oldest first.
 func (t *Tenant) Chatbots(ctx context.Context) ([]porthole.Chatbot, error) {
 	var list []porthole.Chatbot
-	err := t.tx(ctx, func(tx *Tx) error {
+	err := t.read(ctx, func(tx *Tx) error {
 		rows, err := tx.query(ctx, `SELECT `+chatbotColumns+` FROM chatbots WHERE org_id = ? ORDER BY id`, t.orgID)
 		if err != nil {
 			return fmt.Errorf("store: unable to list chatbots: %w", err)

@@ -199,7 +199,7 @@ func (t *Tenant) EventsAfter(ctx context.Context, conversationID string, afterSe
 		limit = 1000
 	}
 	var list []Event
-	err := t.tx(ctx, func(tx *Tx) error {
+	err := t.read(ctx, func(tx *Tx) error {
 		rows, err := tx.query(ctx, `SELECT `+eventColumns+` FROM conversation_events
 			WHERE org_id = ? AND conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`, t.orgID, conversationID, afterSeq, limit)
 		if err != nil {
@@ -225,7 +225,7 @@ func (t *Tenant) LastEvent(ctx context.Context, conversationID, kind string) (Ev
 		return Event{}, notFound("conversation")
 	}
 	var e Event
-	err := t.tx(ctx, func(tx *Tx) error {
+	err := t.read(ctx, func(tx *Tx) error {
 		var err error
 		e, err = scanEvent(tx.queryRow(ctx, `SELECT `+eventColumns+` FROM conversation_events
 			WHERE org_id = ? AND conversation_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1`, t.orgID, conversationID, kind))

@@ -96,7 +96,7 @@ func (t *Tenant) InboxConversation(ctx context.Context, id string) (InboxConvers
 		return InboxConversation{}, notFound("conversation")
 	}
 	var c InboxConversation
-	err := t.tx(ctx, func(tx *Tx) error {
+	err := t.read(ctx, func(tx *Tx) error {
 		var err error
 		c, err = t.inboxConversation(ctx, tx, id)
 		return err

@@ -81,7 +81,7 @@ func (t *Tenant) Conversation(ctx context.Context, id string) (Conversation, err
 		return Conversation{}, notFound("conversation")
 	}
 	var c Conversation
-	err := t.tx(ctx, func(tx *Tx) error {
+	err := t.read(ctx, func(tx *Tx) error {
 		var err error
 		c, err = scanConversation(tx.queryRow(ctx, `SELECT `+conversationColumns+` FROM conversations WHERE org_id = ? AND id = ?`, t.orgID, id))
 		if errors.Is(err, sql.ErrNoRows) {

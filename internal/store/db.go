@@ -306,6 +306,8 @@ type scope struct {
 	orgID  string // porthole.org_id: one tenant's rows
 	userID string // porthole.user_id: a user's own memberships
 	system bool   // porthole.scope=system: the few cross-tenant methods
+	// readOnly begins a read-only transaction (see Tenant.read).
+	readOnly bool
 }
 
 // Tx is a transaction of the store with its dialect, handed to private
@@ -330,7 +332,7 @@ func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 // inTx runs fn in one transaction with the given scope and commits when fn
 // returns nil.
 func (db *DB) inTx(ctx context.Context, s scope, fn func(*Tx) error) error {
-	sqltx, err := db.sql.BeginTx(ctx, nil)
+	sqltx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.readOnly})
 	if err != nil {
 		return fmt.Errorf("store: unable to begin a transaction: %w", err)
 	}

@@ -33,3 +33,25 @@ func (t *Tenant) TenantRawExec(ctx context.Context, q string, args ...any) error
 		return err
 	})
 }
+
+// TenantReadExec runs a statement inside a read-only transaction bound to
+// the tenant, as the tenant's read methods do.
+func (t *Tenant) TenantReadExec(ctx context.Context, q string, args ...any) error {
+	return t.read(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, q, args...)
+		return err
+	})
+}
+
+// HoldWriteTx opens a write transaction bound to the tenant, writes in it,
+// closes held and keeps the transaction open until release is closed.
+func (t *Tenant) HoldWriteTx(ctx context.Context, held chan<- struct{}, release <-chan struct{}) error {
+	return t.tx(ctx, func(tx *Tx) error {
+		if _, err := tx.exec(ctx, `UPDATE organizations SET name = name WHERE id = ?`, t.orgID); err != nil {
+			return err
+		}
+		close(held)
+		<-release
+		return nil
+	})
+}

@@ -47,7 +47,7 @@ func (db *DB) CreateOrganization(ctx context.Context, name string) (porthole.Org
 // Organization returns the bound organization.
 func (t *Tenant) Organization(ctx context.Context) (porthole.Organization, error) {
 	var org porthole.Organization
-	err := t.tx(ctx, func(tx *Tx) error {
+	err := t.read(ctx, func(tx *Tx) error {
 		var created int64
 		err := tx.queryRow(ctx, `SELECT id, name, created_at FROM organizations WHERE id = ?`, t.orgID).
 			Scan(&org.ID, &org.Name, &created)

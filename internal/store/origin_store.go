@@ -51,7 +51,7 @@ func (t *Tenant) AddOrigin(ctx context.Context, raw string) (porthole.AllowedOri
 // Origins lists the bound organization's allowed origins.
 func (t *Tenant) Origins(ctx context.Context) ([]porthole.AllowedOrigin, error) {
 	var list []porthole.AllowedOrigin
-	err := t.tx(ctx, func(tx *Tx) error {
+	err := t.read(ctx, func(tx *Tx) error {
 		rows, err := tx.query(ctx, `SELECT id, org_id, origin, pattern, created_at FROM allowed_origins WHERE org_id = ? ORDER BY origin`, t.orgID)
 		if err != nil {
 			return fmt.Errorf("store: unable to list origins: %w", err)

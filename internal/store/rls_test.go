@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/porthole-chat/porthole/internal/porthole"
 	"github.com/porthole-chat/porthole/internal/store"
@@ -104,4 +105,41 @@ func TestRowLevelSecurity(t *testing.T) {
 	if got, _ := tb.TenantRawStrings(ctx, `SELECT origin FROM allowed_origins`); len(got) != 2 {
 		t.Fatalf("B's origins after A's blanket delete = %v", got)
 	}
+}
+
+// TestReadsDoNotWaitForWriters: a tenant's read methods run in read-only
+// transactions, so on SQLite (WAL) a reader is not queued behind an open
+// write transaction, and on PostgreSQL a write slipped into one fails.
+func TestReadsDoNotWaitForWriters(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		org := mustOrg(t, db, "Readers")
+		tn := db.Tenant(org.ID)
+		held, release := make(chan struct{}), make(chan struct{})
+		done := make(chan error, 1)
+		go func() { done <- tn.HoldWriteTx(ctx, held, release) }()
+		<-held
+		// Without read-only transactions this read would wait in
+		// busy_timeout (10 s) for the writer; the deadline only bounds a
+		// failing run.
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		got, err := tn.Organization(rctx)
+		cancel()
+		close(release)
+		if err != nil {
+			t.Fatalf("read while a write transaction is open: %v", err)
+		}
+		if got.ID != org.ID {
+			t.Fatalf("read organization %s, want %s", got.ID, org.ID)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if db.Dialect() == store.Postgres {
+			err := tn.TenantReadExec(ctx, `UPDATE organizations SET name = 'changed' WHERE id = ?`, org.ID)
+			if err == nil {
+				t.Fatal("a write inside a read-only transaction succeeded on PostgreSQL")
+			}
+		}
+	})
 }

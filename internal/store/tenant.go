@@ -29,6 +29,18 @@ func (t *Tenant) tx(ctx context.Context, fn func(*Tx) error) error {
 	return t.db.inTx(ctx, scope{orgID: t.orgID}, fn)
 }
 
+// read runs fn in a read-only transaction bound to the tenant. On SQLite
+// it begins DEFERRED rather than IMMEDIATE, so readers see a snapshot
+// without taking the one writer lock (and never wait in busy_timeout's
+// sleeps behind a writer); on PostgreSQL it is READ ONLY, so a write
+// slipped into fn fails instead of committing.
+func (t *Tenant) read(ctx context.Context, fn func(*Tx) error) error {
+	if !porthole.ValidID(t.orgID) {
+		return notFound("organization")
+	}
+	return t.db.inTx(ctx, scope{orgID: t.orgID, readOnly: true}, fn)
+}
+
 // systemTx runs fn in a transaction that may see across tenants. Only the
 // methods in this package that say "system-wide" in their doc use it.
 func (db *DB) systemTx(ctx context.Context, fn func(*Tx) error) error {

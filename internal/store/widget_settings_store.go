@@ -113,7 +113,7 @@ func (t *Tenant) WidgetSettings(ctx context.Context, chatbotID string) (WidgetSe
 		return WidgetSettings{}, notFound("chatbot")
 	}
 	s := DefaultWidgetSettings(t.orgID, chatbotID)
-	err := t.tx(ctx, func(tx *Tx) error {
+	err := t.read(ctx, func(tx *Tx) error {
 		var n int
 		if err := tx.queryRow(ctx, `SELECT count(*) FROM chatbots WHERE org_id = ? AND id = ?`, t.orgID, chatbotID).Scan(&n); err != nil {
 			return fmt.Errorf("store: unable to read chatbot: %w", err)
