@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +32,11 @@ type options struct {
 	Mode                              string
 	Duration, GCWait, Settle          time.Duration
 	Rate                              float64
+
+	// Stream mode (stream.go).
+	APIKey, Chatbot, ProviderListen string
+	Tokens                          int
+	TokenInterval, Warmup, Think    time.Duration
 }
 
 // maxSockets bounds one run whatever the flags say.
@@ -40,8 +46,8 @@ func (o *options) validate() error {
 	if o.Business == "" {
 		return errors.New("--business is required")
 	}
-	if o.Mode != "idle" && o.Mode != "fanout" {
-		return errors.New("--mode must be idle or fanout")
+	if o.Mode != "idle" && o.Mode != "fanout" && o.Mode != "stream" {
+		return errors.New("--mode must be idle, fanout or stream")
 	}
 	if o.Tabs < 1 || (o.Mode == "fanout" && o.Tabs < 2) {
 		return errors.New("--tabs must be at least 1, and at least 2 for fanout")
@@ -74,6 +80,9 @@ func (o *options) validate() error {
 		if !loopback(s) {
 			return fmt.Errorf("source %q is not in 127.0.0.0/8", s)
 		}
+	}
+	if o.Mode == "stream" {
+		return o.validateStream()
 	}
 	return nil
 }
@@ -131,6 +140,10 @@ type loader struct {
 	latencies []time.Duration
 	delivered chan struct{}
 	readers   sync.WaitGroup
+
+	// chatbot is the frame's chatbot=; stream mode sets it to the chatbot
+	// it configured, so the sockets talk to that one.
+	chatbot string
 }
 
 func newLoader(opts options, out io.Writer) *loader {
@@ -161,7 +174,11 @@ func (l *loader) fail(kind string) {
 
 // fetchFrame loads the frame document and returns its ticket and socket URL.
 func (l *loader) fetchFrame(ctx context.Context) (frameConfig, error) {
-	u := strings.TrimSuffix(l.opts.Target, "/") + "/widget/frame?" + url.Values{"business": {l.opts.Business}, "parent": {l.opts.Parent}}.Encode()
+	q := url.Values{"business": {l.opts.Business}, "parent": {l.opts.Parent}}
+	if l.chatbot != "" {
+		q.Set("chatbot", l.chatbot)
+	}
+	u := strings.TrimSuffix(l.opts.Target, "/") + "/widget/frame?" + q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return frameConfig{}, err
@@ -273,6 +290,7 @@ type report struct {
 	P50, P99, Max       time.Duration
 	FanoutTime          time.Duration
 	DeliveriesPerSecond float64
+	Stream              *streamReport
 }
 
 func (r report) print(w io.Writer) {
@@ -285,12 +303,33 @@ func (r report) print(w io.Writer) {
 		fmt.Fprintf(w, "fan-out: %d sent, %d delivered to the other tab in %s; latency p50 %s p99 %s max %s\n",
 			r.Sent, r.Delivered, r.FanoutTime.Round(time.Millisecond), r.P50, r.P99, r.Max)
 	}
+	if r.Stream != nil {
+		r.Stream.print(w)
+	}
 }
 
 func run(ctx context.Context, opts options, out io.Writer) (report, error) {
 	l := newLoader(opts, out)
 	sessions := opts.Sockets / opts.Tabs
 	rep := report{Mode: opts.Mode, Sockets: sessions * opts.Tabs, Sessions: sessions}
+	var provider *fakeProvider
+	if opts.Mode == "stream" {
+		// The tool's collector runs on the same two cores as the server
+		// and pauses the readers whose receive times are the measurement;
+		// collecting about a quarter as often keeps it out of the figure.
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+		p, err := startFakeProvider(opts.ProviderListen, opts.Tokens, opts.TokenInterval)
+		if err != nil {
+			return rep, err
+		}
+		// Registered before the sockets' close, so it runs after it: no
+		// turn loses its provider while its socket is still counted.
+		defer p.shutdown()
+		provider = p
+		if l.chatbot, err = l.configureAssistant(ctx, p.baseURL()); err != nil {
+			return rep, err
+		}
+	}
 	visitors := make([]*visitor, sessions)
 	for i := range visitors {
 		visitors[i] = &visitor{id: porthole.NewID(), tabs: make([]*websocket.Conn, opts.Tabs), clientID: fmt.Sprintf("load-%d", i)}
@@ -335,6 +374,9 @@ func run(ctx context.Context, opts options, out io.Writer) (report, error) {
 				}
 				v.tabs[tab] = conn
 				opened.Add(1)
+				if opts.Mode == "stream" {
+					continue // its reader starts with the turns (stream.go)
+				}
 				l.readers.Add(1)
 				go l.read(v, conn, opts.Mode == "fanout" && tab == opts.Tabs-1)
 			}
@@ -386,6 +428,9 @@ feed:
 		rep.Failures = l.failures
 		return rep, nil
 	}
+	if opts.Mode == "stream" {
+		return rep, l.stream(ctx, visitors, provider, &rep)
+	}
 	return rep, l.fanout(ctx, visitors, &rep)
 }
 
@@ -432,18 +477,20 @@ wait:
 	lat := slices.Clone(l.latencies)
 	l.mu.Unlock()
 	slices.Sort(lat)
-	rep.P50, rep.P99, rep.Max = percentile(lat, 0.50), percentile(lat, 0.99), percentile(lat, 1)
+	p := func(q float64) time.Duration { return percentile(lat, q).Round(10 * time.Microsecond) }
+	rep.P50, rep.P99, rep.Max = p(0.50), p(0.99), p(1)
 	rep.Failures = l.failures
 	return nil
 }
 
-// percentile returns the nearest-rank percentile of sorted durations.
+// percentile returns the nearest-rank percentile of sorted durations,
+// unrounded: each mode rounds to the precision its report needs.
 func percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
 	i := int(float64(len(sorted))*p+0.5) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)].Round(10 * time.Microsecond)
+	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
 // closeText names why a socket ended: its close code, or the error.

@@ -20,6 +20,19 @@ import (
 // returns its URL, metrics URL, business id and allowed parent origin.
 func mustServe(tb testing.TB) (target, metrics, business, parent string) {
 	tb.Helper()
+	s := mustServeApp(tb)
+	return s.target, s.metrics, s.business, s.parent
+}
+
+// served is a running app and where to reach it.
+type served struct {
+	app                               *app.App
+	target, metrics, business, parent string
+}
+
+// mustServeApp is mustServe with extra serve flags, returning the app too.
+func mustServeApp(tb testing.TB, flags ...string) served {
+	tb.Helper()
 	ln := mustListen(tb)
 	metricsLn := mustListen(tb)
 	demoLn := mustListen(tb)
@@ -27,8 +40,8 @@ func mustServe(tb testing.TB) (target, metrics, business, parent string) {
 	demoLn.Close() // StartDemo listens on it again
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	f := config.RegisterFlags(fs)
-	if err := fs.Parse([]string{"--data-dir", tb.TempDir(), "--addr", ln.Addr().String(), "--demo-addr", demoAddr,
-		"--widget-connect-limit-per-ip", "1000"}); err != nil {
+	if err := fs.Parse(append([]string{"--data-dir", tb.TempDir(), "--addr", ln.Addr().String(), "--demo-addr", demoAddr,
+		"--widget-connect-limit-per-ip", "1000"}, flags...)); err != nil {
 		tb.Fatal(err)
 	}
 	cfg, err := f.Load(func(string) string { return "" })
@@ -57,7 +70,8 @@ func mustServe(tb testing.TB) (target, metrics, business, parent string) {
 		}
 		a.Close()
 	})
-	return "http://" + ln.Addr().String(), "http://" + metricsLn.Addr().String() + "/metrics", m[1], "http://" + demoAddr
+	return served{app: a, target: "http://" + ln.Addr().String(), metrics: "http://" + metricsLn.Addr().String() + "/metrics",
+		business: m[1], parent: "http://" + demoAddr}
 }
 
 func mustListen(tb testing.TB) net.Listener {
