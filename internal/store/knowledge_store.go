@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -267,23 +269,40 @@ func (k *KnowledgeBase) DeleteSource(ctx context.Context, id string) error {
 		return notFound("knowledge source")
 	}
 	return k.tx(ctx, func(tx *Tx) error {
-		// Chunks first, explicitly: the FTS triggers see each row go.
-		if _, err := tx.exec(ctx, `DELETE FROM knowledge_chunks WHERE org_id = ? AND chatbot_id = ? AND source_id = ?`,
-			k.t.orgID, k.chatbotID, id); err != nil {
-			return fmt.Errorf("store: unable to delete knowledge chunks: %w", err)
+		// The source first, then the namespace, as ReplaceChunks does: the
+		// writers of one namespace take their locks in the same order.
+		lock := ""
+		if k.t.db.dialect == Postgres {
+			lock = " FOR UPDATE"
+		}
+		var n int
+		if err := tx.queryRow(ctx, `SELECT count(*) FROM (SELECT id FROM knowledge_sources
+			WHERE org_id = ? AND chatbot_id = ? AND id = ?`+lock+`) s`, k.t.orgID, k.chatbotID, id).Scan(&n); err != nil {
+			return fmt.Errorf("store: unable to read knowledge source: %w", err)
+		}
+		if n == 0 {
+			return notFound("knowledge source")
+		}
+		if err := k.bumpGeneration(ctx, tx); err != nil {
+			return err
+		}
+		// Chunks first, explicitly: the FTS triggers and the lexeme counts
+		// see each row go.
+		if err := k.deleteChunks(ctx, tx, id); err != nil {
+			return err
 		}
 		res, err := tx.exec(ctx, `DELETE FROM knowledge_sources WHERE org_id = ? AND chatbot_id = ? AND id = ?`,
 			k.t.orgID, k.chatbotID, id)
 		if err != nil {
 			return fmt.Errorf("store: unable to delete knowledge source: %w", err)
 		}
-		if err := expectOne(res, "knowledge source"); err != nil {
-			return err
-		}
-		return k.bumpGeneration(ctx, tx)
+		return expectOne(res, "knowledge source")
 	})
 }
 
+// bumpGeneration advances the namespace's generation. On PostgreSQL it also
+// locks the namespace row until the transaction ends, which serializes the
+// writers of the namespace's lexeme counts.
 func (k *KnowledgeBase) bumpGeneration(ctx context.Context, tx *Tx) error {
 	_, err := tx.exec(ctx, `INSERT INTO knowledge_namespaces (org_id, chatbot_id, generation) VALUES (?, ?, 1)
 		ON CONFLICT (org_id, chatbot_id) DO UPDATE SET generation = knowledge_namespaces.generation + 1`, k.t.orgID, k.chatbotID)
@@ -452,9 +471,11 @@ func (k *KnowledgeBase) ReplaceChunks(ctx context.Context, job KnowledgeJob, pag
 		if n == 0 {
 			return errLostJob()
 		}
-		if _, err := tx.exec(ctx, `DELETE FROM knowledge_chunks WHERE org_id = ? AND chatbot_id = ? AND source_id = ?`,
-			k.t.orgID, k.chatbotID, job.SourceID); err != nil {
-			return fmt.Errorf("store: unable to delete knowledge chunks: %w", err)
+		if err := k.bumpGeneration(ctx, tx); err != nil {
+			return err
+		}
+		if err := k.deleteChunks(ctx, tx, job.SourceID); err != nil {
+			return err
 		}
 		if err := k.insertChunks(ctx, tx, job.SourceID, chunks); err != nil {
 			return err
@@ -466,12 +487,72 @@ func (k *KnowledgeBase) ReplaceChunks(ctx context.Context, job KnowledgeJob, pag
 			KnowledgeDone, pages, pages, len(chunks), now, now, k.t.orgID, k.chatbotID, job.SourceID); err != nil {
 			return fmt.Errorf("store: unable to finish knowledge job: %w", err)
 		}
-		return k.bumpGeneration(ctx, tx)
+		return nil
 	})
 }
 
+// deleteChunks deletes the chunks of one source and, on PostgreSQL, takes
+// them out of the namespace's lexeme counts first.
+func (k *KnowledgeBase) deleteChunks(ctx context.Context, tx *Tx, sourceID string) error {
+	if k.t.db.dialect == Postgres {
+		// A lexeme that only these chunks had goes; the others count fewer.
+		// The two statements touch disjoint rows of one snapshot.
+		if _, err := tx.exec(ctx, `WITH gone AS (
+				SELECT u.lexeme, count(*) AS n FROM knowledge_chunks c, unnest(c.tsv) u
+				WHERE c.org_id = ? AND c.chatbot_id = ? AND c.source_id = ? GROUP BY u.lexeme
+			), emptied AS (
+				DELETE FROM knowledge_lexemes l USING gone
+				WHERE l.org_id = ? AND l.chatbot_id = ? AND l.lexeme = gone.lexeme AND l.chunks <= gone.n
+			)
+			UPDATE knowledge_lexemes l SET chunks = l.chunks - gone.n FROM gone
+			WHERE l.org_id = ? AND l.chatbot_id = ? AND l.lexeme = gone.lexeme AND l.chunks > gone.n`,
+			k.t.orgID, k.chatbotID, sourceID, k.t.orgID, k.chatbotID, k.t.orgID, k.chatbotID); err != nil {
+			return fmt.Errorf("store: unable to count knowledge lexemes: %w", err)
+		}
+	}
+	res, err := tx.exec(ctx, `DELETE FROM knowledge_chunks WHERE org_id = ? AND chatbot_id = ? AND source_id = ?`,
+		k.t.orgID, k.chatbotID, sourceID)
+	if err != nil {
+		return fmt.Errorf("store: unable to delete knowledge chunks: %w", err)
+	}
+	if k.t.db.dialect == Postgres {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("store: unable to delete knowledge chunks: %w", err)
+		}
+		return k.addChunkCount(ctx, tx, -n)
+	}
+	return nil
+}
+
+// countNewChunks adds the chunks of one source, just inserted, to the
+// namespace's lexeme counts (PostgreSQL only).
+func (k *KnowledgeBase) countNewChunks(ctx context.Context, tx *Tx, sourceID string, n int) error {
+	if _, err := tx.exec(ctx, `INSERT INTO knowledge_lexemes (org_id, chatbot_id, lexeme, chunks)
+		SELECT c.org_id, c.chatbot_id, u.lexeme, count(*) FROM knowledge_chunks c, unnest(c.tsv) u
+		WHERE c.org_id = ? AND c.chatbot_id = ? AND c.source_id = ?
+		GROUP BY c.org_id, c.chatbot_id, u.lexeme
+		ON CONFLICT (org_id, chatbot_id, lexeme) DO UPDATE SET chunks = knowledge_lexemes.chunks + excluded.chunks`,
+		k.t.orgID, k.chatbotID, sourceID); err != nil {
+		return fmt.Errorf("store: unable to count knowledge lexemes: %w", err)
+	}
+	return k.addChunkCount(ctx, tx, int64(n))
+}
+
+func (k *KnowledgeBase) addChunkCount(ctx context.Context, tx *Tx, delta int64) error {
+	if delta == 0 {
+		return nil
+	}
+	if _, err := tx.exec(ctx, `UPDATE knowledge_namespaces SET chunk_count = chunk_count + ? WHERE org_id = ? AND chatbot_id = ?`,
+		delta, k.t.orgID, k.chatbotID); err != nil {
+		return fmt.Errorf("store: unable to count knowledge chunks: %w", err)
+	}
+	return nil
+}
+
 // insertChunks writes chunks in multi-row statements (the bound parameters
-// stay under SQLite's and PostgreSQL's limits).
+// stay under SQLite's and PostgreSQL's limits). The source must have no
+// chunks left: on PostgreSQL all of its chunks are then counted as new.
 func (k *KnowledgeBase) insertChunks(ctx context.Context, tx *Tx, sourceID string, chunks []KnowledgeChunk) error {
 	const perRow, batch = 9, 100
 	for start := 0; start < len(chunks); start += batch {
@@ -494,6 +575,9 @@ func (k *KnowledgeBase) insertChunks(ctx context.Context, tx *Tx, sourceID strin
 		if _, err := tx.exec(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("store: unable to insert knowledge chunks: %w", err)
 		}
+	}
+	if k.t.db.dialect == Postgres && len(chunks) > 0 {
+		return k.countNewChunks(ctx, tx, sourceID, len(chunks))
 	}
 	return nil
 }
@@ -591,11 +675,19 @@ func (k *KnowledgeBase) Vectors(ctx context.Context) (int64, []KnowledgeVector, 
 	return gen, list, err
 }
 
+// textRankBudget bounds the chunks one PostgreSQL search ranks. ts_rank has
+// no index support: every ranked chunk is read from the heap, so a query word
+// found in tens of thousands of chunks would cost tens of milliseconds.
+const textRankBudget = 2000
+
 // SearchText runs a full-text search over the namespace and returns up to
 // limit chunks, best first. Terms are words; anything but letters and digits
 // is dropped from each, so no term can change the query's syntax. A chunk
-// matches when it contains any term (stemmed); ranking is BM25 on SQLite
-// (FTS5, title weighted 2:1) and ts_rank on PostgreSQL (title weight A, text B).
+// matches when it contains any term (stemmed). SQLite ranks by BM25 (FTS5,
+// title weighted 2:1). PostgreSQL ranks by the sum over the query's lexemes
+// of ts_rank (title weight A, text B) times the lexeme's inverse document
+// frequency in the namespace, and ranks only the chunks of the rarer lexemes
+// when the others are common (see searchTextPostgres).
 func (k *KnowledgeBase) SearchText(ctx context.Context, terms []string, limit int) ([]KnowledgeHit, error) {
 	clean := cleanTerms(terms)
 	if len(clean) == 0 || limit <= 0 {
@@ -604,39 +696,216 @@ func (k *KnowledgeBase) SearchText(ctx context.Context, terms []string, limit in
 	limit = min(limit, 200)
 	var hits []KnowledgeHit
 	err := k.tx(ctx, func(tx *Tx) error {
-		var rows *sql.Rows
 		var err error
 		if k.t.db.dialect == Postgres {
-			rows, err = tx.query(ctx, `SELECT c.id, c.source_id, c.ord, c.title, c.url, c.text, ts_rank(c.tsv, q) AS rank
-				FROM knowledge_chunks c, to_tsquery('english', ?) q
-				WHERE c.org_id = ? AND c.chatbot_id = ? AND c.tsv @@ q
-				ORDER BY rank DESC, c.id LIMIT ?`, strings.Join(clean, " | "), k.t.orgID, k.chatbotID, limit)
+			hits, err = k.searchTextPostgres(ctx, tx, clean, limit)
 		} else {
-			match := "ns:" + k.ftsNamespace() + " AND (\"" + strings.Join(clean, "\" OR \"") + "\")"
-			// Rank inside the index first and join only the top rows: the
-			// namespace token already confines the match, and the join
-			// repeats the namespace filter on the chunk rows themselves.
-			rows, err = tx.query(ctx, `SELECT c.id, c.source_id, c.ord, c.title, c.url, c.text, -f.rank AS score
-				FROM (SELECT rowid, bm25(knowledge_fts, 0.0, 2.0, 1.0) AS rank FROM knowledge_fts
-					WHERE knowledge_fts MATCH ? ORDER BY rank LIMIT ?) f
-				JOIN knowledge_chunks c ON c.seq = f.rowid
-				WHERE c.org_id = ? AND c.chatbot_id = ?
-				ORDER BY score DESC, c.id`, match, limit, k.t.orgID, k.chatbotID)
+			hits, err = k.searchTextSQLite(ctx, tx, clean, limit)
 		}
-		if err != nil {
-			return fmt.Errorf("store: unable to search knowledge: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var h KnowledgeHit
-			if err := rows.Scan(&h.ID, &h.SourceID, &h.Ord, &h.Title, &h.URL, &h.Text, &h.Score); err != nil {
-				return fmt.Errorf("store: unable to search knowledge: %w", err)
-			}
-			hits = append(hits, h)
-		}
-		return rows.Err()
+		return err
 	})
 	return hits, err
+}
+
+func (k *KnowledgeBase) searchTextSQLite(ctx context.Context, tx *Tx, terms []string, limit int) ([]KnowledgeHit, error) {
+	match := "ns:" + k.ftsNamespace() + " AND (\"" + strings.Join(terms, "\" OR \"") + "\")"
+	// Rank inside the index first and join only the top rows: the
+	// namespace token already confines the match, and the join
+	// repeats the namespace filter on the chunk rows themselves.
+	rows, err := tx.query(ctx, `SELECT c.id, c.source_id, c.ord, c.title, c.url, c.text, -f.rank AS score
+		FROM (SELECT rowid, bm25(knowledge_fts, 0.0, 2.0, 1.0) AS rank FROM knowledge_fts
+			WHERE knowledge_fts MATCH ? ORDER BY rank LIMIT ?) f
+		JOIN knowledge_chunks c ON c.seq = f.rowid
+		WHERE c.org_id = ? AND c.chatbot_id = ?
+		ORDER BY score DESC, c.id`, match, limit, k.t.orgID, k.chatbotID)
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to search knowledge: %w", err)
+	}
+	return scanKnowledgeHits(rows, nil, nil)
+}
+
+// queryLexeme is one lexeme of a PostgreSQL query with the number of the
+// namespace's chunks that contain it and its inverse document frequency.
+type queryLexeme struct {
+	lexeme string
+	chunks int64
+	idf    float64
+}
+
+// queryLexemes stems the terms as the chunks' tsvector was built and returns
+// the lexemes that some chunk of the namespace contains, rarest first, and
+// the namespace's number of chunks. Each count is one primary-key lookup
+// (a subquery per lexeme, whatever the planner's statistics say).
+func (k *KnowledgeBase) queryLexemes(ctx context.Context, tx *Tx, terms []string) ([]queryLexeme, int64, error) {
+	rows, err := tx.query(ctx, `SELECT u.lexeme,
+			COALESCE((SELECT chunks FROM knowledge_lexemes l WHERE l.org_id = ? AND l.chatbot_id = ? AND l.lexeme = u.lexeme), 0),
+			COALESCE((SELECT chunk_count FROM knowledge_namespaces WHERE org_id = ? AND chatbot_id = ?), 0)
+		FROM unnest(to_tsvector('english', ?::text)) u`,
+		k.t.orgID, k.chatbotID, k.t.orgID, k.chatbotID, strings.Join(terms, " "))
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: unable to read knowledge lexemes: %w", err)
+	}
+	defer rows.Close()
+	var list []queryLexeme
+	var total int64
+	for rows.Next() {
+		var l queryLexeme
+		if err := rows.Scan(&l.lexeme, &l.chunks, &total); err != nil {
+			return nil, 0, fmt.Errorf("store: unable to read knowledge lexemes: %w", err)
+		}
+		if l.chunks > 0 {
+			list = append(list, l)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("store: unable to read knowledge lexemes: %w", err)
+	}
+	for i := range list {
+		// BM25's inverse document frequency: a lexeme in every chunk
+		// weighs almost nothing, one in a single chunk of many the most.
+		n, df := float64(max(total, list[i].chunks)), float64(list[i].chunks)
+		list[i].idf = math.Log(1 + (n-df+0.5)/(df+0.5))
+	}
+	slices.SortFunc(list, func(a, b queryLexeme) int {
+		return cmp.Or(cmp.Compare(a.chunks, b.chunks), strings.Compare(a.lexeme, b.lexeme))
+	})
+	return list, total, nil
+}
+
+// textSearchPass is one ranking query of a PostgreSQL search: up to cap of
+// the chunks matching the tsquery match are scored.
+type textSearchPass struct {
+	match string
+	cap   int
+}
+
+// planTextSearch decides which chunks a PostgreSQL search ranks, given the
+// query's lexemes rarest first. The rarest lexemes whose chunks add up to at
+// most budget are rare: all their chunks are ranked (the counts are exact,
+// so the cap never cuts). The other lexemes are common: they add to the
+// scores, and their chunks are ranked only when the rare ones leave the
+// result short, at most budget at a time: first those with every common
+// lexeme, then those with any.
+func planTextSearch(lexemes []queryLexeme, budget int) []textSearchPass {
+	var rare, common []string
+	var sum int64
+	for _, l := range lexemes {
+		if len(common) == 0 && sum+l.chunks <= int64(budget) {
+			rare = append(rare, tsqueryLexeme(l.lexeme))
+			sum += l.chunks
+		} else {
+			common = append(common, tsqueryLexeme(l.lexeme))
+		}
+	}
+	var passes []textSearchPass
+	if len(rare) > 0 {
+		passes = append(passes, textSearchPass{strings.Join(rare, " | "), budget})
+	}
+	if len(common) > 1 {
+		passes = append(passes, textSearchPass{strings.Join(common, " & "), budget})
+	}
+	if len(common) > 0 {
+		passes = append(passes, textSearchPass{strings.Join(common, " | "), budget})
+	}
+	return passes
+}
+
+// tsqueryLexeme quotes a lexeme for tsquery input, so that it is read as
+// one lexeme whatever it contains.
+func tsqueryLexeme(lexeme string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(lexeme, `\`, `\\`), "'", "''") + "'"
+}
+
+// searchTextPostgres scores a chunk by the sum over the query's lexemes of
+// idf(lexeme) * ts_rank(chunk, lexeme): ts_rank grows with the lexeme's
+// occurrences, saturating, and counts a title occurrence (weight A) 2.5
+// times one in the text (B); idf makes a rare lexeme outweigh common ones.
+//
+// Which chunks are scored: in a namespace of at most textRankBudget chunks,
+// every match, found by reading the namespace's rows. In a larger one, those
+// of planTextSearch's passes, found through the GIN index by
+// knowledge_chunks_matching (migration 00080): row-level security keeps a
+// query of porthole_app from using that index, so without the function a
+// search would read the whole namespace. Either way the chunks themselves
+// are read here, as porthole_app, under row-level security.
+func (k *KnowledgeBase) searchTextPostgres(ctx context.Context, tx *Tx, terms []string, limit int) ([]KnowledgeHit, error) {
+	lexemes, total, err := k.queryLexemes(ctx, tx, terms)
+	if err != nil || len(lexemes) == 0 {
+		return nil, err
+	}
+	var score strings.Builder
+	var scoreArgs []any
+	for i, l := range lexemes {
+		if i > 0 {
+			score.WriteString(" + ")
+		}
+		score.WriteString("?::float8 * ts_rank(c.tsv, ?::text::tsquery)")
+		scoreArgs = append(scoreArgs, l.idf, tsqueryLexeme(l.lexeme))
+	}
+	if total <= textRankBudget {
+		var all []string
+		for _, l := range lexemes {
+			all = append(all, tsqueryLexeme(l.lexeme))
+		}
+		rows, err := tx.query(ctx, `SELECT c.id, c.source_id, c.ord, c.title, c.url, c.text, `+score.String()+` AS score
+			FROM knowledge_chunks c
+			WHERE c.org_id = ? AND c.chatbot_id = ? AND c.tsv @@ ?::text::tsquery
+			ORDER BY score DESC, c.id LIMIT ?`,
+			append(scoreArgs, k.t.orgID, k.chatbotID, strings.Join(all, " | "), limit)...)
+		if err != nil {
+			return nil, fmt.Errorf("store: unable to search knowledge: %w", err)
+		}
+		return scanKnowledgeHits(rows, nil, nil)
+	}
+	var hits []KnowledgeHit
+	seen := map[string]bool{}
+	for _, pass := range planTextSearch(lexemes, textRankBudget) {
+		if len(hits) >= limit {
+			break
+		}
+		// Each id is looked up on its own (a fenced lateral subquery), so
+		// that no estimate of the namespace's size can turn the lookups into
+		// a read of the whole namespace.
+		args := append(slices.Clone(scoreArgs), k.chatbotID, pass.match, pass.cap, k.t.orgID, k.chatbotID, limit)
+		rows, err := tx.query(ctx, `SELECT c.id, c.source_id, c.ord, c.title, c.url, c.text, `+score.String()+` AS score
+			FROM knowledge_chunks_matching(?, ?::text::tsquery, ?) m(id),
+				LATERAL (SELECT id, source_id, ord, title, url, text, tsv FROM knowledge_chunks
+					WHERE id = m.id AND org_id = ? AND chatbot_id = ? OFFSET 0) c
+			ORDER BY score DESC, c.id LIMIT ?`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: unable to search knowledge: %w", err)
+		}
+		if hits, err = scanKnowledgeHits(rows, hits, seen); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(hits, func(a, b KnowledgeHit) int {
+		return cmp.Or(cmp.Compare(b.Score, a.Score), strings.Compare(a.ID, b.ID))
+	})
+	return hits[:min(limit, len(hits))], nil
+}
+
+// scanKnowledgeHits appends the hits of rows that seen (when not nil) does
+// not hold yet, and closes rows.
+func scanKnowledgeHits(rows *sql.Rows, hits []KnowledgeHit, seen map[string]bool) ([]KnowledgeHit, error) {
+	defer rows.Close()
+	for rows.Next() {
+		var h KnowledgeHit
+		if err := rows.Scan(&h.ID, &h.SourceID, &h.Ord, &h.Title, &h.URL, &h.Text, &h.Score); err != nil {
+			return nil, fmt.Errorf("store: unable to search knowledge: %w", err)
+		}
+		if seen != nil {
+			if seen[h.ID] {
+				continue
+			}
+			seen[h.ID] = true
+		}
+		hits = append(hits, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: unable to search knowledge: %w", err)
+	}
+	return hits, nil
 }
 
 // ftsNamespace is the token the SQLite trigger writes into knowledge_fts.ns.
