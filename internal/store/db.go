@@ -18,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite"
 
 	"github.com/porthole-chat/porthole/internal/porthole"
 )
@@ -139,10 +139,8 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
-	sqldb, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open the SQLite database %s: %v", path, err)
-	}
+	// Connections keep their prepared statements (sqlite_stmtcache.go).
+	sqldb := sql.OpenDB(sqliteConnector{dsn: dsn, drv: &sqlite.Driver{}})
 	// One writer at a time is SQLite's rule; more connections serve readers.
 	sqldb.SetMaxOpenConns(8)
 	sqldb.SetMaxIdleConns(8)
