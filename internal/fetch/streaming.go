@@ -106,11 +106,14 @@ func NewStreamingHTTPClient(opts StreamingOptions) *http.Client {
 	}
 	dialer := &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second, Control: control}
 	transport := &http.Transport{
-		Proxy:                  nil, // a proxy would dial on our behalf and bypass the address check
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           100,
-		MaxIdleConnsPerHost:    32,
+		Proxy:             nil, // a proxy would dial on our behalf and bypass the address check
+		DialContext:       dialer.DialContext,
+		ForceAttemptHTTP2: true,
+		// A self-hosted model server (vLLM, Ollama) speaks HTTP/1.1, so each
+		// reply in flight holds a connection; keeping many idle saves a dial
+		// (and a TLS handshake) at most turn starts.
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    256,
 		IdleConnTimeout:        90 * time.Second,
 		TLSHandshakeTimeout:    opts.TLSHandshakeTimeout,
 		ResponseHeaderTimeout:  opts.ResponseHeaderTimeout,
