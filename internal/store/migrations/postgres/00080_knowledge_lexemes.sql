@@ -28,6 +28,13 @@ $$;
 REVOKE ALL ON FUNCTION knowledge_chunks_matching(TEXT, tsquery, INTEGER) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION knowledge_chunks_matching(TEXT, tsquery, INTEGER) TO porthole_app;
 
+-- New entries of a GIN index wait in a pending list that every search reads
+-- in full until it is merged (at 4 MB by default, or by vacuum): after an
+-- import of 10k chunks that was 3.5 ms of each search. At 256 kB the list
+-- costs a search a few tenths of a millisecond; inserting chunks takes
+-- about a third longer.
+ALTER INDEX knowledge_chunks_tsv SET (gin_pending_list_limit = 256);
+
 -- Document frequencies for full-text ranking on PostgreSQL: for each lexeme
 -- of a namespace, how many of its chunks contain it, and how many chunks the
 -- namespace has. A search reads the counts of its query's lexemes first, so
@@ -64,4 +71,5 @@ CREATE POLICY tenant_isolation ON knowledge_lexemes
 -- +goose Down
 ALTER TABLE knowledge_namespaces DROP COLUMN chunk_count;
 DROP TABLE knowledge_lexemes;
+ALTER INDEX knowledge_chunks_tsv RESET (gin_pending_list_limit);
 DROP FUNCTION knowledge_chunks_matching(TEXT, tsquery, INTEGER);
