@@ -44,6 +44,15 @@ type DB struct {
 	sql     *sql.DB
 	dialect Dialect
 	now     func() time.Time
+	// writer admits one SQLite write transaction at a time (a channel of
+	// one slot, so waiting honours the context). SQLite allows one writer
+	// and makes the others poll: BEGIN IMMEDIATE answers SQLITE_BUSY and
+	// busy_timeout sleeps 1, 2, 5, 10... ms between tries, which under a
+	// steady stream of chat turns costs each write milliseconds and holds
+	// a scheduler thread in nanosleep. Queued here, writers of this process
+	// never meet each other in SQLite; busy_timeout is left for other
+	// processes (the admin CLI). nil on PostgreSQL.
+	writer chan struct{}
 }
 
 // Options say which database to open.
@@ -155,7 +164,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("the SQLite database %s cannot be read: %s", path, firstLine(err.Error()))
 	}
-	db := &DB{sql: sqldb, dialect: SQLite, now: time.Now}
+	db := &DB{sql: sqldb, dialect: SQLite, now: time.Now, writer: make(chan struct{}, 1)}
 	if opts.Migrate {
 		if err := migrate(ctx, sqldb, SQLite, opts.Logger); err != nil {
 			sqldb.Close()
@@ -330,6 +339,14 @@ func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 // inTx runs fn in one transaction with the given scope and commits when fn
 // returns nil.
 func (db *DB) inTx(ctx context.Context, s scope, fn func(*Tx) error) error {
+	if db.writer != nil && !s.readOnly {
+		select {
+		case db.writer <- struct{}{}:
+			defer func() { <-db.writer }()
+		case <-ctx.Done():
+			return fmt.Errorf("store: unable to begin a transaction: %w", ctx.Err())
+		}
+	}
 	sqltx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.readOnly})
 	if err != nil {
 		return fmt.Errorf("store: unable to begin a transaction: %w", err)

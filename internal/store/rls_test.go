@@ -2,7 +2,10 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -140,6 +143,65 @@ func TestReadsDoNotWaitForWriters(t *testing.T) {
 			if err == nil {
 				t.Fatal("a write inside a read-only transaction succeeded on PostgreSQL")
 			}
+		}
+	})
+}
+
+// TestWritersQueue: on SQLite, write transactions of this process wait
+// their turn in the store rather than polling SQLite's lock; a writer whose
+// context ends while it waits gives up with the context's error, and the
+// queue moves on after failed and successful transactions alike.
+func TestWritersQueue(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		org := mustOrg(t, db, "Writers")
+		tn := db.Tenant(org.ID)
+		held, release := make(chan struct{}), make(chan struct{})
+		done := make(chan error, 1)
+		go func() { done <- tn.HoldWriteTx(ctx, held, release) }()
+		<-held
+		if db.Dialect() == store.SQLite {
+			wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			_, err := tn.AddOrigin(wctx, "https://waited.example")
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("a writer behind an open write transaction: %v, want the context's deadline", err)
+			}
+		}
+		// Writers queued behind the open transaction all get their turn.
+		var wg sync.WaitGroup
+		errs := make(chan error, 10)
+		for i := range 10 {
+			wg.Go(func() {
+				_, err := tn.AddOrigin(ctx, fmt.Sprintf("https://w%d.example", i))
+				errs <- err
+			})
+		}
+		time.Sleep(50 * time.Millisecond) // let them queue
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A failed write transaction frees the queue too.
+		if _, err := tn.AddOrigin(ctx, "not an origin"); err == nil {
+			t.Fatal("an invalid origin was added")
+		}
+		origins, err := tn.Origins(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tn.AddOrigin(ctx, "https://after.example"); err != nil {
+			t.Fatal(err)
+		}
+		if len(origins) != 20 { // each site and its www companion
+			t.Fatalf("%d origins, want 20", len(origins))
 		}
 	})
 }

@@ -13,13 +13,23 @@ import (
 // by the SQL text, and runs a query it has seen before without parsing
 // it again. PostgreSQL needs none of this: pgx caches prepared statements
 // per connection itself.
+//
+// The connection also hands the driver contexts without cancellation, after
+// checking them itself: given a context that can end, the driver starts a
+// goroutine per statement to interrupt it, and a chat turn's dozens of
+// short statements would put as many goroutines in the scheduler's queues
+// as its streamed tokens do (docs/benchmarks.md, "Assistant: overhead per
+// streamed token"). So a statement, once started, runs to its end (the
+// store's statements are short and bounded by their LIMITs), a canceled
+// context stops the next one, and database/sql still rolls a transaction
+// back when its context ends.
 
 // stmtCacheSize bounds the statements one connection keeps. The store's
 // statements are literals, so the working set is their number (a few
 // hundred); the least recently used one is closed to make room.
 const stmtCacheSize = 512
 
-// sqliteConnector opens SQLite connections that cache their statements.
+// sqliteConnector opens SQLite connections that keep their statements.
 type sqliteConnector struct {
 	dsn string
 	drv driver.Driver
@@ -70,7 +80,10 @@ func (c *cachingConn) Begin() (driver.Tx, error) {
 	return c.raw().BeginTx(context.Background(), driver.TxOptions{})
 }
 func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.raw().BeginTx(ctx, opts)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.raw().BeginTx(context.WithoutCancel(ctx), opts)
 }
 func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	return c.raw().PrepareContext(ctx, query)
@@ -122,6 +135,10 @@ func (c *cachingConn) statement(ctx context.Context, query string) (cs *cachedSt
 }
 
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ctx = context.WithoutCancel(ctx)
 	cs, kept, err := c.statement(ctx, query)
 	if err != nil {
 		return nil, err
@@ -133,6 +150,10 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 }
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ctx = context.WithoutCancel(ctx)
 	cs, kept, err := c.statement(ctx, query)
 	if err != nil {
 		return nil, err

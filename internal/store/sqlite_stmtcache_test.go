@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -153,4 +154,23 @@ func TestStatementCacheEvicts(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A context that has ended stops the next statement before it runs.
+func TestSQLiteConnHonoursEndedContext(t *testing.T) {
+	db, _ := openCounting(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := db.ExecContext(ctx, `DELETE FROM t`); !errors.Is(err, context.Canceled) {
+		t.Fatalf("exec with a canceled context: %v", err)
+	}
+	if _, err := db.QueryContext(ctx, `SELECT n FROM t`); !errors.Is(err, context.Canceled) {
+		t.Fatalf("query with a canceled context: %v", err)
+	}
+	if _, err := db.BeginTx(ctx, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("begin with a canceled context: %v", err)
+	}
+	if got := sumOf(t, db, `SELECT count(*) FROM t`); got != 3 {
+		t.Fatalf("%d rows after a canceled delete, want 3", got)
+	}
 }
