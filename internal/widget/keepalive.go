@@ -2,6 +2,7 @@ package widget
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 )
 
@@ -23,7 +24,13 @@ func (s *Server) startKeepAlive(c *socketSession) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c.nextPing, c.nextTicket = now.Add(s.limits.PingInterval), now.Add(s.limits.TicketRefresh)
+	// The first ping and ticket push come up to a quarter early, at random:
+	// sockets that connected together (every visitor reconnecting after a
+	// restart) would otherwise be pinged in the same tick, forever after,
+	// and the burst delays whatever else the server is doing then (streamed
+	// tokens among it). Early is always safe for a ticket.
+	c.nextPing = now.Add(s.limits.PingInterval - rand.N(s.limits.PingInterval/4+1))
+	c.nextTicket = now.Add(s.limits.TicketRefresh - rand.N(s.limits.TicketRefresh/4+1))
 	s.live[c] = struct{}{}
 	if !s.keepAliveRunning && !s.closing {
 		s.keepAliveRunning = true
