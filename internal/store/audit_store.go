@@ -31,11 +31,7 @@ const maxAuditRead = 10000
 // AppendBatches implements audit.Store.
 func (s *AuditLog) AppendBatches(ctx context.Context, batches []audit.Batch) error {
 	return s.db.systemTx(ctx, func(tx *Tx) error {
-		w, err := newAuditWriter(ctx, tx)
-		if err != nil {
-			return err
-		}
-		defer w.close()
+		w := auditWriter{tx: tx}
 		for _, b := range batches {
 			size, _, err := lockAuditHead(ctx, tx, b.OrgID)
 			if err != nil {
@@ -66,11 +62,7 @@ func recordAudit(ctx context.Context, tx *Tx, orgID string, now time.Time, entri
 	if err != nil {
 		return err
 	}
-	w, err := newAuditWriter(ctx, tx)
-	if err != nil {
-		return err
-	}
-	defer w.close()
+	w := auditWriter{tx: tx}
 	return w.write(ctx, b)
 }
 
@@ -111,38 +103,21 @@ func lockAuditHead(ctx context.Context, tx *Tx, orgID string) (int64, time.Time,
 	return size, lt, nil
 }
 
-// auditWriter holds the prepared statements of one transaction's appends.
+// auditWriter appends batches inside one transaction. Its statements are
+// the same text every time, so both drivers run them prepared from their
+// per-connection caches (sqlite_stmtcache.go; pgx's statement cache).
 type auditWriter struct {
-	entry, hash, head *sql.Stmt
+	tx *Tx
 }
 
-func newAuditWriter(ctx context.Context, tx *Tx) (*auditWriter, error) {
-	var w auditWriter
-	var err error
-	if w.entry, err = tx.tx.PrepareContext(ctx, tx.db.rebind(`INSERT INTO audit_entries
+const (
+	auditEntryInsert = `INSERT INTO audit_entries
 		(org_id, seq, time, actor_kind, actor_id, conversation_id, action, target, reason, payload, salt, commitment, purged)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)); err != nil {
-		return nil, fmt.Errorf("store: unable to prepare audit insert: %w", err)
-	}
-	if w.hash, err = tx.tx.PrepareContext(ctx, tx.db.rebind(`INSERT INTO audit_hashes (org_id, idx, hash) VALUES (?, ?, ?)`)); err != nil {
-		w.close()
-		return nil, fmt.Errorf("store: unable to prepare audit insert: %w", err)
-	}
-	if w.head, err = tx.tx.PrepareContext(ctx, tx.db.rebind(`INSERT INTO audit_heads (org_id, tree_size, last_time) VALUES (?, ?, ?)
-		ON CONFLICT (org_id) DO UPDATE SET tree_size = excluded.tree_size, last_time = excluded.last_time`)); err != nil {
-		w.close()
-		return nil, fmt.Errorf("store: unable to prepare audit insert: %w", err)
-	}
-	return &w, nil
-}
-
-func (w *auditWriter) close() {
-	for _, s := range []*sql.Stmt{w.entry, w.hash, w.head} {
-		if s != nil {
-			s.Close()
-		}
-	}
-}
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	auditHashInsert = `INSERT INTO audit_hashes (org_id, idx, hash) VALUES (?, ?, ?)`
+	auditHeadUpsert = `INSERT INTO audit_heads (org_id, tree_size, last_time) VALUES (?, ?, ?)
+		ON CONFLICT (org_id) DO UPDATE SET tree_size = excluded.tree_size, last_time = excluded.last_time`
+)
 
 func (w *auditWriter) write(ctx context.Context, b audit.Batch) error {
 	var last int64
@@ -152,7 +127,7 @@ func (w *auditWriter) write(ctx context.Context, b audit.Batch) error {
 		if !e.Purged {
 			payload, salt = []byte(e.Payload), e.Salt
 		}
-		if _, err := w.entry.ExecContext(ctx, b.OrgID, e.Seq, millis(e.Time), string(e.Actor.Kind), e.Actor.ID, e.ConversationID,
+		if _, err := w.tx.exec(ctx, auditEntryInsert, b.OrgID, e.Seq, millis(e.Time), string(e.Actor.Kind), e.Actor.ID, e.ConversationID,
 			e.Action, e.Target, e.Reason, payload, salt, e.Commitment[:], e.Purged); err != nil {
 			return fmt.Errorf("store: unable to append audit entry: %w", err)
 		}
@@ -160,12 +135,12 @@ func (w *auditWriter) write(ctx context.Context, b audit.Batch) error {
 	}
 	first := tlog.StoredHashIndex(0, b.Start)
 	for i, h := range b.Hashes {
-		if _, err := w.hash.ExecContext(ctx, b.OrgID, first+int64(i), h[:]); err != nil {
+		if _, err := w.tx.exec(ctx, auditHashInsert, b.OrgID, first+int64(i), h[:]); err != nil {
 			return fmt.Errorf("store: unable to append audit hash: %w", err)
 		}
 	}
 	if len(b.Entries) > 0 {
-		if _, err := w.head.ExecContext(ctx, b.OrgID, b.Start+int64(len(b.Entries)), last); err != nil {
+		if _, err := w.tx.exec(ctx, auditHeadUpsert, b.OrgID, b.Start+int64(len(b.Entries)), last); err != nil {
 			return fmt.Errorf("store: unable to move audit head: %w", err)
 		}
 	}
