@@ -272,9 +272,6 @@ func (e *Engine) finish(ctx context.Context, ts *turnState, scopes []budgetScope
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	in := ts.in
-	if err := e.cfg.DB.Tenant(in.OrgID).AddUsage(sctx, in.ConversationID, usage.InputTokens, usage.OutputTokens); err != nil {
-		e.cfg.Logger.Error("assistant: unable to record usage", "conversation", in.ConversationID, "err", err)
-	}
 	if len(scopes) > 0 {
 		e.charge(sctx, scopes, usage.InputTokens+usage.OutputTokens)
 	}
@@ -282,11 +279,15 @@ func (e *Engine) finish(ctx context.Context, ts *turnState, scopes []budgetScope
 	for _, c := range done.Citations {
 		cited = append(cited, map[string]any{"n": c.Number, "passage_id": c.Passage.ID, "title": c.Passage.SourceTitle, "url": c.Passage.URL})
 	}
-	e.record(sctx, in, audit.Entry{Action: ActionReply, Target: "turn:" + in.TurnID,
+	// The usage and the reply's audit entry are one write.
+	reply := audit.Entry{Actor: audit.Actor{Kind: audit.ActorAssistant, ID: in.ChatbotID}, Action: ActionReply, Target: "turn:" + in.TurnID,
 		Reason: "the assistant's reply: its citations and token usage",
 		Payload: audit.Payload(map[string]any{"turn_id": in.TurnID, "provider": ts.cfg.Provider, "model": ts.cfg.Model,
 			"input_tokens": usage.InputTokens, "output_tokens": usage.OutputTokens, "citations": cited,
-			"reply_bytes": ts.reply.Len(), "stop_reason": string(done.StopReason)})})
+			"reply_bytes": ts.reply.Len(), "stop_reason": string(done.StopReason)})}
+	if err := e.cfg.DB.Tenant(in.OrgID).AddUsage(sctx, in.ConversationID, usage.InputTokens, usage.OutputTokens, reply); err != nil {
+		e.cfg.Logger.Error("assistant: unable to record usage and reply", "conversation", in.ConversationID, "err", err)
+	}
 }
 
 // fail tells the visitor the assistant cannot answer, offers a human and

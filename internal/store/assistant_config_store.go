@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/porthole"
 )
 
@@ -415,13 +416,23 @@ func (t *Tenant) chatbotExists(ctx context.Context, tx *Tx, chatbotID string) er
 	return nil
 }
 
-// AddUsage adds one assistant turn's token usage to its conversation.
-func (t *Tenant) AddUsage(ctx context.Context, conversationID string, inputTokens, outputTokens int64) error {
+// AddUsage adds one assistant turn's token usage to its conversation and
+// records decisions (the assistant's reply) in the same transaction: a
+// turn's end is one write, not two.
+func (t *Tenant) AddUsage(ctx context.Context, conversationID string, inputTokens, outputTokens int64, decisions ...audit.Entry) error {
 	if !porthole.ValidID(conversationID) {
 		return notFound("conversation")
 	}
 	if inputTokens < 0 || outputTokens < 0 {
 		return porthole.Errorf(porthole.EINVALID, "token counts must not be negative")
+	}
+	for i := range decisions {
+		decisions[i].ConversationID = conversationID
+		e, err := t.decisionEntry(ctx, decisions[i])
+		if err != nil {
+			return err
+		}
+		decisions[i] = e
 	}
 	return t.tx(ctx, func(tx *Tx) error {
 		if err := t.conversationExists(ctx, tx, conversationID); err != nil {
@@ -436,7 +447,10 @@ func (t *Tenant) AddUsage(ctx context.Context, conversationID string, inputToken
 		if err != nil {
 			return fmt.Errorf("store: unable to record usage: %w", err)
 		}
-		return nil
+		if len(decisions) == 0 {
+			return nil
+		}
+		return recordAudit(ctx, tx, t.orgID, t.db.now(), decisions...)
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/porthole"
 	"github.com/porthole-chat/porthole/internal/store"
 	"github.com/porthole-chat/porthole/internal/store/storetest"
@@ -124,6 +125,33 @@ func TestAssistantUsage(t *testing.T) {
 		wantCode(t, tb.AddUsage(ctx, conv.ID, 1, 1), porthole.ENOTFOUND)
 		_, err = tb.Usage(ctx, conv.ID)
 		wantCode(t, err, porthole.ENOTFOUND)
+
+		// The turn's reply is recorded with its usage, in one transaction:
+		// against another tenant's conversation, neither is written.
+		reply := audit.Entry{Actor: audit.Actor{Kind: audit.ActorAssistant, ID: bot.ID}, Action: "assistant.reply",
+			Target: "turn:t1", Reason: "the reply", Payload: audit.Payload(map[string]any{"output_tokens": 5})}
+		if err := ta.AddUsage(ctx, conv.ID, 10, 5, reply); err != nil {
+			t.Fatalf("AddUsage with a decision: %v", err)
+		}
+		wantCode(t, tb.AddUsage(ctx, conv.ID, 10, 5, reply), porthole.ENOTFOUND)
+		if u, _ := ta.Usage(ctx, conv.ID); u.Turns != 3 || u.OutputTokens != 45 {
+			t.Fatalf("usage after the reply = %+v", u)
+		}
+		var replies []audit.Entry
+		for _, org := range []*store.Tenant{ta, tb} {
+			entries, err := org.AuditEntries(ctx, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				if e.Action == "assistant.reply" {
+					replies = append(replies, e)
+				}
+			}
+		}
+		if len(replies) != 1 || replies[0].ConversationID != conv.ID || replies[0].OrgID != a.ID || replies[0].Actor.ID != bot.ID {
+			t.Fatalf("reply entries = %+v", replies)
+		}
 
 	})
 }
