@@ -146,6 +146,50 @@ func TestTurnStreamsAndStores(t *testing.T) {
 	})
 }
 
+// TestCancelFromAnotherProcess: a turn is canceled by a cancel or a
+// newer turn started in another process, which reaches it only through
+// the conversation's control topic (two services on one bus stand for two
+// processes).
+func TestCancelFromAnotherProcess(t *testing.T) {
+	db := storetest.MustOpenSQLite(t)
+	ctx := context.Background()
+	f := mustFixture(t, db)
+	bus := pubsub.NewMemory()
+	f.svc = chat.New(chat.Config{DB: db, PubSub: bus, Engine: chat.EchoEngine{Delay: 200 * time.Millisecond}})
+	defer f.svc.Shutdown(ctx)
+	other := chat.New(chat.Config{DB: db, PubSub: bus, Engine: chat.EchoEngine{Delay: 200 * time.Millisecond}})
+	defer other.Shutdown(ctx)
+	sess := mustJoin(t, f)
+	sub, _ := f.svc.Subscribe(ctx, sess)
+	defer sub.Close()
+
+	if _, _, err := f.svc.SendMessage(ctx, sess, "a", "first question"); err != nil {
+		t.Fatal(err)
+	}
+	nextFrame(t, sub, chat.FrameDelta)
+	if err := other.Cancel(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	if end := nextFrame(t, sub, chat.FrameTurnEnd); end.Status != chat.TurnCanceled {
+		t.Fatalf("after a cancel from the other process turn_end = %+v", end)
+	}
+
+	// A message to the other process preempts the turn running here.
+	if _, _, err := f.svc.SendMessage(ctx, sess, "b", "second"); err != nil {
+		t.Fatal(err)
+	}
+	nextFrame(t, sub, chat.FrameDelta)
+	if _, _, err := other.SendMessage(ctx, sess, "c", "third"); err != nil {
+		t.Fatal(err)
+	}
+	if end := nextFrame(t, sub, chat.FrameTurnEnd); end.Status != chat.TurnCanceled {
+		t.Fatalf("preempted turn_end = %+v", end)
+	}
+	if end := nextFrame(t, sub, chat.FrameTurnEnd); end.Status != chat.TurnDone {
+		t.Fatalf("the other process's turn_end = %+v", end)
+	}
+}
+
 func TestCancelAndFollowUp(t *testing.T) {
 	db := storetest.MustOpenSQLite(t)
 	ctx := context.Background()

@@ -454,18 +454,26 @@ func (s *Service) startTurn(sess *Session) {
 func (s *Service) runTurn(ctx context.Context, sess *Session, t *turn) {
 	// Control messages (cancel from any socket, preemption by a turn in
 	// another process) reach this turn wherever it runs.
+	// Notify rather than a goroutine reading C: a running turn holds no
+	// channel (C's buffer is pointers the collector scans, thousands of
+	// turns at once) and no goroutine for a message that rarely comes.
+	// The callback runs on the publisher's goroutine; canceling a context
+	// returns at once.
 	ctl, err := s.bus.Subscribe(ctx, controlTopic(sess.OrgID, sess.Conversation.ID))
 	if err == nil {
 		defer ctl.Close()
-		go func() {
-			for msg := range ctl.C() {
+		ctl.Notify(func() {
+			for {
+				msg, ok := ctl.Next()
+				if !ok {
+					return
+				}
 				m := string(msg)
 				if m == "cancel" || (strings.HasPrefix(m, "preempt:") && m != "preempt:"+t.id) {
 					t.cancel()
-					return
 				}
 			}
-		}()
+		})
 	} else if ctx.Err() == nil {
 		s.logger.Warn("chat: turn runs without remote cancel", "conversation", sess.Conversation.ID, "err", err)
 	}
