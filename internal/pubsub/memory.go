@@ -1,9 +1,6 @@
 package pubsub
 
-import (
-	"context"
-	"slices"
-)
+import "context"
 
 // Memory is the in-process PubSub: enough for one Porthole process.
 type Memory struct {
@@ -13,9 +10,9 @@ type Memory struct {
 // NewMemory returns an in-process PubSub.
 func NewMemory() *Memory { return &Memory{hub: newHub()} }
 
-// Publish delivers a copy of msg to the topic's subscribers in this process.
+// Publish delivers msg to the topic's subscribers in this process.
 func (m *Memory) Publish(_ context.Context, topic string, msg []byte) error {
-	m.hub.publish(topic, slices.Clone(msg))
+	m.hub.publish(topic, msg)
 	return nil
 }
 

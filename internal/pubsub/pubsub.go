@@ -18,7 +18,10 @@ import (
 // PubSub publishes messages on topics and subscribes to them.
 type PubSub interface {
 	// Publish sends msg to every current subscriber of topic, in every
-	// process sharing the implementation.
+	// process sharing the implementation. It takes msg over: subscribers
+	// in this process receive these very bytes, so the caller must not
+	// change them afterwards (publishers marshal a fresh message each time;
+	// a copy per streamed token is garbage the collector has to chase).
 	Publish(ctx context.Context, topic string, msg []byte) error
 	// Subscribe returns a subscription that receives the messages published
 	// on topic from the moment Subscribe returns.
