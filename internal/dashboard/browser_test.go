@@ -196,6 +196,11 @@ func TestBrowserSignInToSignOut(t *testing.T) {
 		t.Errorf("copy button said %q", status)
 	}
 
+	mustDo(t, ctx, "open the contacts",
+		chromedp.Navigate(base+"/app/contacts"),
+		chromedp.WaitVisible(chromedp.ID("contacts-q")),
+	)
+
 	cookies, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/app/"}})
 	if err != nil {
 		t.Fatal(err)

@@ -169,3 +169,27 @@ func wantStatus(tb testing.TB, rec *httptest.ResponseRecorder, status int) {
 		tb.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
 	}
 }
+
+// pageCase is one request of a permission table: who sends it and the
+// status they must get.
+type pageCase struct {
+	name   string
+	s      *session
+	method string
+	path   string
+	form   url.Values
+	want   int
+}
+
+// runPageCases sends each case as a subtest and checks its status and that
+// the answer is a strict page.
+func runPageCases(t *testing.T, cases []pageCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := tc.s.do(t, tc.method, tc.path, tc.form, nil)
+			wantStatus(t, rec, tc.want)
+			checkStrictPage(t, tc.path, rec.Header(), rec.Body.String())
+		})
+	}
+}

@@ -36,10 +36,10 @@ func mustInbox(tb testing.TB, botName string) *inboxFixture {
 	a := mustApp(tb)
 	f := &inboxFixture{a: a, org: mustOrg(tb, a, "Clinic")}
 	f.bot = mustChatbot(tb, a, f.org.ID, botName)
-	f.chat = chat.New(chat.Config{DB: a.DB, PubSub: pubsub.NewMemory(), Logger: slog.New(slog.DiscardHandler)})
+	f.chat = chat.New(chat.Config{DB: a.DB, PubSub: pubsub.NewMemory(), Logger: slog.New(slog.DiscardHandler), Security: a.Security})
 	tb.Cleanup(func() { _ = f.chat.Shutdown(context.Background()) })
 	var err error
-	f.dash, err = dashboard.New(dashboard.Deps{DB: a.DB, Auth: a.Accounts, PublicURL: "http://example.com",
+	f.dash, err = dashboard.New(dashboard.Deps{DB: a.DB, Auth: a.Accounts, Security: a.Security, PublicURL: "http://example.com",
 		Logger: slog.New(slog.DiscardHandler), Chat: f.chat})
 	if err != nil {
 		tb.Fatal(err)
@@ -109,14 +109,7 @@ func TestInboxPermissions(t *testing.T) {
 	viewer, _ := f.member(t, "viewer@example.com", porthole.RoleViewer, "read")
 	agent, _ := f.member(t, "agent@example.com", porthole.RoleAgent, "write")
 	reply := url.Values{"text": {"Hello from the team"}}
-	tests := []struct {
-		name   string
-		s      *session
-		method string
-		path   string
-		form   url.Values
-		want   int
-	}{
+	cases := []pageCase{
 		{"owner sees the inbox", owner, "GET", "/app/inbox", nil, 200},
 		{"owner sees the conversation", owner, "GET", "/app/inbox/" + id, nil, 200},
 		{"agent without a grant: the conversation does not exist", agentNoGrant, "GET", "/app/inbox/" + id, nil, 404},
@@ -133,13 +126,7 @@ func TestInboxPermissions(t *testing.T) {
 		{"unknown conversation", owner, "GET", "/app/inbox/" + porthole.NewID(), nil, 404},
 		{"bad state filter", owner, "GET", "/app/inbox?state=nope", nil, 400},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := tc.s.do(t, tc.method, tc.path, tc.form, nil)
-			wantStatus(t, rec, tc.want)
-			checkStrictPage(t, tc.path, rec.Header(), rec.Body.String())
-		})
-	}
+	runPageCases(t, cases)
 	t.Run("the list shows only what a member may see", func(t *testing.T) {
 		if body := agentNoGrant.get(t, "/app/inbox").Body.String(); strings.Contains(body, id) {
 			t.Errorf("an agent without a grant sees the conversation in the inbox")

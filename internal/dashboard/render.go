@@ -32,7 +32,7 @@ var pageNames = []string{
 	"overview", "chatbots", "chatbot", "origins", "team", "api_keys", "sessions", "security_events",
 	"audit", "timeline",
 	"assistant", "knowledge", "preview", // issue 4
-	"inbox", "conversation", "analytics", // issue 5
+	"inbox", "conversation", "analytics", "contacts", "contact", // issue 5
 }
 
 // staticFile is one embedded CSS or JS file with its content hash, which
@@ -234,14 +234,16 @@ var doneMessages = map[string]string{
 	"source-reimport": "Re-import queued. The old passages stay searchable until it finishes.",
 	"source-deleted":  "Source deleted. Its passages left search at once.",
 	// issue 5
-	"reply-sent":    "Reply sent. The visitor sees it on every open tab.",
-	"note-added":    "Internal note added. The visitor never sees it.",
-	"taken-over":    "You took over the conversation. The assistant is silent until you release it.",
-	"released":      "Conversation returned to the assistant.",
-	"closed":        "Conversation closed.",
-	"reopened":      "Conversation reopened.",
-	"reassigned":    "Conversation reassigned.",
-	"supervisor-in": "You took over the conversation as supervisor.",
+	"reply-sent":      "Reply sent. The visitor sees it on every open tab.",
+	"note-added":      "Internal note added. The visitor never sees it.",
+	"taken-over":      "You took over the conversation. The assistant is silent until you release it.",
+	"released":        "Conversation returned to the assistant.",
+	"closed":          "Conversation closed.",
+	"reopened":        "Conversation reopened.",
+	"reassigned":      "Conversation reassigned.",
+	"supervisor-in":   "You took over the conversation as supervisor.",
+	"contacts-merged": "Contacts merged. The merge can be undone from the history below.",
+	"merge-undone":    "Merge undone. Every row is back as it was before it.",
 }
 
 // doneNotice returns the notice a redirect asked for.

@@ -61,6 +61,14 @@ func (d *Dashboard) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /app/analytics", d.member("conversations:read", d.analyticsPage))
 	// ---- end inbox ----
 
+	// ---- contacts (issue 5; contacts.go) ----
+	// The same chat service calls and permissions as the API's contact routes.
+	mux.HandleFunc("GET /app/contacts", d.member("conversations:read", d.contactsList))
+	mux.HandleFunc("GET /app/contacts/{id}", d.member("conversations:read", d.contactPage))
+	mux.HandleFunc("POST /app/contacts/{id}/merge", d.member("supervision:write", d.mergeContact))
+	mux.HandleFunc("POST /app/contacts/{id}/merges/{merge_id}/undo", d.member("supervision:write", d.undoContactMerge))
+	// ---- end contacts ----
+
 	mux.HandleFunc("GET /app/origins", d.member("origins:read", d.origins))
 	mux.HandleFunc("POST /app/origins", d.member("origins:write", d.addOrigin))
 	mux.HandleFunc("POST /app/origins/{id}/delete", d.member("origins:write", d.removeOrigin))

@@ -198,6 +198,7 @@ func navFor(p auth.Principal) []navItem {
 		add("organization:read", "overview", "Overview", BasePath)
 		add("chatbots:read", "chatbots", "Chatbots", BasePath+"chatbots")
 		add("conversations:read", "inbox", "Inbox", BasePath+"inbox")             // issue 5
+		add("conversations:read", "contacts", "Contacts", BasePath+"contacts")    // issue 5
 		add("conversations:read", "analytics", "Analytics", BasePath+"analytics") // issue 5
 		add("origins:read", "origins", "Allowed origins", BasePath+"origins")
 		add("members:read", "team", "Team", BasePath+"team")
