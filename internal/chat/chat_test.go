@@ -190,6 +190,39 @@ func TestCancelFromAnotherProcess(t *testing.T) {
 	}
 }
 
+// invalidTextEngine replies with text the store refuses (not UTF-8).
+type invalidTextEngine struct{}
+
+func (invalidTextEngine) Stream(_ context.Context, _ chat.TurnInput, emit func(string) error) error {
+	return emit("caf\xe9")
+}
+
+// TestTurnEndsWhenTheReplyIsRefused: a reply the store refuses does not
+// keep the turn from ending; the sockets get the turn's end.
+func TestTurnEndsWhenTheReplyIsRefused(t *testing.T) {
+	db := storetest.MustOpenSQLite(t)
+	ctx := context.Background()
+	f := mustFixture(t, db)
+	f.svc = chat.New(chat.Config{DB: db, PubSub: pubsub.NewMemory(), Engine: invalidTextEngine{}})
+	defer f.svc.Shutdown(ctx)
+	sess := mustJoin(t, f)
+	sub, _ := f.svc.Subscribe(ctx, sess)
+	defer sub.Close()
+	if _, _, err := f.svc.SendMessage(ctx, sess, "a", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	end := nextFrame(t, sub, chat.FrameTurnEnd)
+	if end.Seq == 0 {
+		t.Fatalf("turn_end = %+v, want a stored one", end)
+	}
+	hist, _ := f.svc.History(ctx, sess, 0, 0)
+	for _, h := range hist {
+		if h.Role == store.RoleAssistant && h.Type == chat.FrameMessage {
+			t.Fatalf("a refused reply was stored: %+v", h)
+		}
+	}
+}
+
 func TestCancelAndFollowUp(t *testing.T) {
 	db := storetest.MustOpenSQLite(t)
 	ctx := context.Background()

@@ -512,14 +512,24 @@ func (s *Service) runTurn(ctx context.Context, sess *Session, t *turn) {
 	// The turn's context may be canceled; its end is stored regardless.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
+	// The reply and the turn's end are one write.
+	var events []store.NewEvent
 	if text := strings.TrimSpace(reply.String()); text != "" {
-		if err := s.appendAndPublish(sctx, sess, store.NewEvent{Kind: store.EventMessage, Role: store.RoleAssistant,
-			Text: text, TurnID: t.id}); err != nil {
-			s.logger.Error("chat: unable to store reply", "conversation", sess.Conversation.ID, "err", err)
-		}
+		events = append(events, store.NewEvent{Kind: store.EventMessage, Role: store.RoleAssistant, Text: text, TurnID: t.id})
 	}
-	if err := s.appendAndPublish(sctx, sess, store.NewEvent{Kind: store.EventTurnEnd, TurnID: t.id,
-		Data: mustJSON(eventData{Status: status}), Audit: turnEnd(sess, t.id, status, reply.Len())}); err != nil && !errors.Is(err, context.Canceled) {
+	events = append(events, store.NewEvent{Kind: store.EventTurnEnd, TurnID: t.id,
+		Data: mustJSON(eventData{Status: status}), Audit: turnEnd(sess, t.id, status, reply.Len())})
+	stored, err := tn.AppendEvents(sctx, sess.Conversation.ID, events...)
+	if err != nil && len(events) > 1 {
+		// A reply the store refuses must not keep the turn from ending:
+		// every socket waits for the end.
+		s.logger.Error("chat: unable to store reply", "conversation", sess.Conversation.ID, "err", err)
+		stored, err = tn.AppendEvents(sctx, sess.Conversation.ID, events[len(events)-1])
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
 		s.logger.Error("chat: unable to store turn end", "conversation", sess.Conversation.ID, "err", err)
+	}
+	for _, ev := range stored {
+		s.publish(sctx, sess, FrameOf(ev))
 	}
 }

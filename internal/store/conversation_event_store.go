@@ -120,14 +120,6 @@ func (t *Tenant) AppendEvent(ctx context.Context, ne NewEvent) (e Event, created
 	if err := validEvent(ne); err != nil {
 		return Event{}, false, err
 	}
-	var clientID any
-	if ne.ClientID != "" {
-		clientID = ne.ClientID
-	}
-	data := "{}"
-	if len(ne.Data) > 0 {
-		data = string(ne.Data)
-	}
 	err = t.tx(ctx, func(tx *Tx) error {
 		if ne.ClientID != "" {
 			prev, err := scanEvent(tx.queryRow(ctx, `SELECT `+eventColumns+` FROM conversation_events
@@ -140,35 +132,10 @@ func (t *Tenant) AppendEvent(ctx context.Context, ne NewEvent) (e Event, created
 				return fmt.Errorf("store: unable to read event: %w", err)
 			}
 		}
-		now := millis(t.db.now())
-		// The UPDATE takes the conversation's row lock, so concurrent
-		// appends get consecutive numbers in commit order.
-		var seq int64
-		err := tx.queryRow(ctx, `UPDATE conversations SET last_seq = last_seq + 1, updated_at = ?
-			WHERE org_id = ? AND id = ? RETURNING last_seq`, now, t.orgID, ne.ConversationID).Scan(&seq)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("conversation")
-		}
-		if err != nil {
-			return fmt.Errorf("store: unable to number event: %w", err)
-		}
-		e = Event{ID: porthole.NewID(), OrgID: t.orgID, ConversationID: ne.ConversationID, Seq: seq, Kind: ne.Kind,
-			Role: ne.Role, Text: ne.Text, ClientID: ne.ClientID, TurnID: ne.TurnID, CreatedAt: fromMillis(now)}
-		if data != "{}" {
-			e.Data = json.RawMessage(data)
-		}
-		_, err = tx.exec(ctx, `INSERT INTO conversation_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.OrgID, e.ConversationID, e.Seq, e.Kind, e.Role, e.Text, clientID, e.TurnID, data, now)
-		if err != nil {
-			return fmt.Errorf("store: unable to store event: %w", err)
-		}
-		if ne.Audit != nil {
-			if err := t.recordEventAudit(ctx, tx, ne.ConversationID, *ne.Audit); err != nil {
-				return err
-			}
-		}
-		created = true
-		return nil
+		var err error
+		e, err = t.insertEvent(ctx, tx, ne)
+		created = err == nil
+		return err
 	})
 	if isUniqueViolation(err) && ne.ClientID != "" {
 		// Another request with the same client id won the race: return its event.
@@ -187,6 +154,82 @@ func (t *Tenant) AppendEvent(ctx context.Context, ne NewEvent) (e Event, created
 		return Event{}, false, err
 	}
 	return e, created, nil
+}
+
+// AppendEvents stores events of one conversation in one transaction, with
+// consecutive sequence numbers in their order: a turn's reply and its end
+// are one write. The events carry no ClientID (AppendEvent deduplicates
+// those); either all are stored or none is.
+func (t *Tenant) AppendEvents(ctx context.Context, conversationID string, events ...NewEvent) ([]Event, error) {
+	if !porthole.ValidID(conversationID) {
+		return nil, notFound("conversation")
+	}
+	for i := range events {
+		events[i].ConversationID = conversationID
+		if events[i].ClientID != "" {
+			return nil, porthole.Errorf(porthole.EINVALID, "events appended together carry no client_id")
+		}
+		if err := validEvent(events[i]); err != nil {
+			return nil, err
+		}
+	}
+	var out []Event
+	err := t.tx(ctx, func(tx *Tx) error {
+		out = out[:0]
+		for _, ne := range events {
+			e, err := t.insertEvent(ctx, tx, ne)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// insertEvent numbers and stores one validated event inside tx, with its
+// audit entry when it has one.
+func (t *Tenant) insertEvent(ctx context.Context, tx *Tx, ne NewEvent) (Event, error) {
+	var clientID any
+	if ne.ClientID != "" {
+		clientID = ne.ClientID
+	}
+	data := "{}"
+	if len(ne.Data) > 0 {
+		data = string(ne.Data)
+	}
+	now := millis(t.db.now())
+	// The UPDATE takes the conversation's row lock, so concurrent appends
+	// get consecutive numbers in commit order.
+	var seq int64
+	err := tx.queryRow(ctx, `UPDATE conversations SET last_seq = last_seq + 1, updated_at = ?
+		WHERE org_id = ? AND id = ? RETURNING last_seq`, now, t.orgID, ne.ConversationID).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Event{}, notFound("conversation")
+	}
+	if err != nil {
+		return Event{}, fmt.Errorf("store: unable to number event: %w", err)
+	}
+	e := Event{ID: porthole.NewID(), OrgID: t.orgID, ConversationID: ne.ConversationID, Seq: seq, Kind: ne.Kind,
+		Role: ne.Role, Text: ne.Text, ClientID: ne.ClientID, TurnID: ne.TurnID, CreatedAt: fromMillis(now)}
+	if data != "{}" {
+		e.Data = json.RawMessage(data)
+	}
+	_, err = tx.exec(ctx, `INSERT INTO conversation_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.OrgID, e.ConversationID, e.Seq, e.Kind, e.Role, e.Text, clientID, e.TurnID, data, now)
+	if err != nil {
+		return Event{}, fmt.Errorf("store: unable to store event: %w", err)
+	}
+	if ne.Audit != nil {
+		if err := t.recordEventAudit(ctx, tx, ne.ConversationID, *ne.Audit); err != nil {
+			return Event{}, err
+		}
+	}
+	return e, nil
 }
 
 // EventsAfter lists up to limit events of a conversation with seq > afterSeq,

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/porthole"
 	"github.com/porthole-chat/porthole/internal/store"
 	"github.com/porthole-chat/porthole/internal/store/storetest"
@@ -217,6 +218,64 @@ func TestWidgetSettings(t *testing.T) {
 			if porthole.ErrorCode(err) != porthole.EINVALID {
 				t.Fatalf("%s: err = %v, want invalid", tt.name, err)
 			}
+		}
+	})
+}
+
+// TestAppendEvents: events appended together get consecutive numbers in
+// one transaction, with their audit entries; one bad event stores none.
+func TestAppendEvents(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		a, b := mustOrg(t, db, "A"), mustOrg(t, db, "B")
+		ta, tb := db.Tenant(a.ID), db.Tenant(b.ID)
+		bot := mustChatbot(t, ta, "bot")
+		_, conv := mustConversation(t, ta, bot.ID)
+		end := audit.Entry{Actor: audit.Actor{Kind: audit.ActorAssistant, ID: bot.ID}, Action: "chat.turn_end", Target: "turn:t1", Reason: "the turn ended"}
+		evs, err := ta.AppendEvents(ctx, conv.ID,
+			store.NewEvent{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "Hello", TurnID: "t1"},
+			store.NewEvent{Kind: store.EventTurnEnd, TurnID: "t1", Data: json.RawMessage(`{"status":"done"}`), Audit: &end})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 2 || evs[0].Seq != 1 || evs[1].Seq != 2 || evs[0].Text != "Hello" || evs[1].Kind != store.EventTurnEnd {
+			t.Fatalf("appended %+v", evs)
+		}
+		entries, err := ta.AuditEntries(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range entries {
+			found = found || (e.Action == "chat.turn_end" && e.ConversationID == conv.ID)
+		}
+		if !found {
+			t.Fatal("the turn end's audit entry was not recorded")
+		}
+
+		// All or nothing: an invalid second event stores neither.
+		_, err = ta.AppendEvents(ctx, conv.ID,
+			store.NewEvent{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "kept?"},
+			store.NewEvent{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "bad \xff"})
+		wantCode(t, err, porthole.EINVALID)
+		// ...also when the second fails inside the transaction (its audit
+		// entry names another organization): the first is rolled back.
+		foreign := audit.Entry{OrgID: b.ID, Actor: audit.Actor{Kind: audit.ActorAssistant}, Action: "chat.turn_end", Target: "turn:t2"}
+		_, err = ta.AppendEvents(ctx, conv.ID,
+			store.NewEvent{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "rolled back"},
+			store.NewEvent{Kind: store.EventTurnEnd, TurnID: "t2", Audit: &foreign})
+		wantCode(t, err, porthole.EINVALID)
+		_, err = ta.AppendEvents(ctx, conv.ID, store.NewEvent{Kind: store.EventMessage, Role: store.RoleVisitor, Text: "x", ClientID: "c1"})
+		wantCode(t, err, porthole.EINVALID)
+		// Another tenant's conversation: not found, nothing stored.
+		_, err = tb.AppendEvents(ctx, conv.ID, store.NewEvent{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "intruder"})
+		wantCode(t, err, porthole.ENOTFOUND)
+		got, err := ta.EventsAfter(ctx, conv.ID, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 {
+			t.Fatalf("%d events stored, want the first 2 only: %+v", len(got), got)
 		}
 	})
 }
