@@ -132,6 +132,15 @@ func (k *KnowledgeBase) tx(ctx context.Context, fn func(*Tx) error) error {
 	return k.t.tx(ctx, fn)
 }
 
+// read is tx for the namespace's read methods: a read-only transaction
+// (Tenant.read), so a turn's knowledge lookup does not queue behind writers.
+func (k *KnowledgeBase) read(ctx context.Context, fn func(*Tx) error) error {
+	if !porthole.ValidID(k.chatbotID) {
+		return notFound("chatbot")
+	}
+	return k.t.read(ctx, fn)
+}
+
 const knowledgeSourceColumns = `id, org_id, chatbot_id, kind, name, url, max_pages, status, error, pages_done, pages_total,
 	chunk_count, attempts, created_at, updated_at, ingested_at`
 
@@ -186,7 +195,7 @@ func (k *KnowledgeBase) Source(ctx context.Context, id string) (KnowledgeSource,
 	if !porthole.ValidID(id) {
 		return s, notFound("knowledge source")
 	}
-	err := k.tx(ctx, func(tx *Tx) error {
+	err := k.read(ctx, func(tx *Tx) error {
 		var err error
 		s, err = scanKnowledgeSource(tx.queryRow(ctx, `SELECT `+knowledgeSourceColumns+` FROM knowledge_sources
 			WHERE org_id = ? AND chatbot_id = ? AND id = ?`, k.t.orgID, k.chatbotID, id))
@@ -204,7 +213,7 @@ func (k *KnowledgeBase) Source(ctx context.Context, id string) (KnowledgeSource,
 // Sources lists the namespace's sources, oldest first, with their progress.
 func (k *KnowledgeBase) Sources(ctx context.Context) ([]KnowledgeSource, error) {
 	var list []KnowledgeSource
-	err := k.tx(ctx, func(tx *Tx) error {
+	err := k.read(ctx, func(tx *Tx) error {
 		rows, err := tx.query(ctx, `SELECT `+knowledgeSourceColumns+` FROM knowledge_sources
 			WHERE org_id = ? AND chatbot_id = ? ORDER BY created_at, id`, k.t.orgID, k.chatbotID)
 		if err != nil {
@@ -230,7 +239,7 @@ func (k *KnowledgeBase) SourceContent(ctx context.Context, id string) ([]byte, e
 	if !porthole.ValidID(id) {
 		return nil, notFound("knowledge source")
 	}
-	err := k.tx(ctx, func(tx *Tx) error {
+	err := k.read(ctx, func(tx *Tx) error {
 		err := tx.queryRow(ctx, `SELECT content FROM knowledge_sources WHERE org_id = ? AND chatbot_id = ? AND id = ?`,
 			k.t.orgID, k.chatbotID, id).Scan(&content)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -316,7 +325,7 @@ func (k *KnowledgeBase) bumpGeneration(ctx context.Context, tx *Tx) error {
 // change, so a cache of its vectors can tell it is stale.
 func (k *KnowledgeBase) Generation(ctx context.Context) (int64, error) {
 	var gen int64
-	err := k.tx(ctx, func(tx *Tx) error {
+	err := k.read(ctx, func(tx *Tx) error {
 		var err error
 		gen, err = k.generation(ctx, tx)
 		return err
@@ -588,7 +597,7 @@ func (k *KnowledgeBase) SourceChunks(ctx context.Context, sourceID string) ([]Kn
 	if !porthole.ValidID(sourceID) {
 		return nil, notFound("knowledge source")
 	}
-	err := k.tx(ctx, func(tx *Tx) error {
+	err := k.read(ctx, func(tx *Tx) error {
 		rows, err := tx.query(ctx, `SELECT id, source_id, ord, title, url, text, embedding FROM knowledge_chunks
 			WHERE org_id = ? AND chatbot_id = ? AND source_id = ? ORDER BY ord`, k.t.orgID, k.chatbotID, sourceID)
 		if err != nil {
@@ -625,7 +634,7 @@ func (k *KnowledgeBase) Chunks(ctx context.Context, ids []string) ([]KnowledgeCh
 		return nil, porthole.Errorf(porthole.EINVALID, "too many chunk ids")
 	}
 	var list []KnowledgeChunk
-	err := k.tx(ctx, func(tx *Tx) error {
+	err := k.read(ctx, func(tx *Tx) error {
 		args := append([]any{k.t.orgID, k.chatbotID}, valid...)
 		rows, err := tx.query(ctx, `SELECT id, source_id, ord, title, url, text FROM knowledge_chunks
 			WHERE org_id = ? AND chatbot_id = ? AND id IN (?`+strings.Repeat(", ?", len(valid)-1)+`)`, args...)
@@ -650,7 +659,7 @@ func (k *KnowledgeBase) Chunks(ctx context.Context, ids []string) ([]KnowledgeCh
 func (k *KnowledgeBase) Vectors(ctx context.Context) (int64, []KnowledgeVector, error) {
 	var gen int64
 	var list []KnowledgeVector
-	err := k.tx(ctx, func(tx *Tx) error {
+	err := k.read(ctx, func(tx *Tx) error {
 		var err error
 		if gen, err = k.generation(ctx, tx); err != nil {
 			return err
@@ -695,7 +704,7 @@ func (k *KnowledgeBase) SearchText(ctx context.Context, terms []string, limit in
 	}
 	limit = min(limit, 200)
 	var hits []KnowledgeHit
-	err := k.tx(ctx, func(tx *Tx) error {
+	err := k.read(ctx, func(tx *Tx) error {
 		var err error
 		if k.t.db.dialect == Postgres {
 			hits, err = k.searchTextPostgres(ctx, tx, clean, limit)
