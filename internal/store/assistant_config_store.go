@@ -426,13 +426,14 @@ func (t *Tenant) AddUsage(ctx context.Context, conversationID string, inputToken
 	if inputTokens < 0 || outputTokens < 0 {
 		return porthole.Errorf(porthole.EINVALID, "token counts must not be negative")
 	}
-	for i := range decisions {
-		decisions[i].ConversationID = conversationID
-		e, err := t.decisionEntry(ctx, decisions[i])
+	entries := make([]audit.Entry, len(decisions))
+	for i, d := range decisions {
+		d.ConversationID = conversationID
+		e, err := t.decisionEntry(ctx, d)
 		if err != nil {
 			return err
 		}
-		decisions[i] = e
+		entries[i] = e
 	}
 	return t.tx(ctx, func(tx *Tx) error {
 		if err := t.conversationExists(ctx, tx, conversationID); err != nil {
@@ -447,10 +448,10 @@ func (t *Tenant) AddUsage(ctx context.Context, conversationID string, inputToken
 		if err != nil {
 			return fmt.Errorf("store: unable to record usage: %w", err)
 		}
-		if len(decisions) == 0 {
+		if len(entries) == 0 {
 			return nil
 		}
-		return recordAudit(ctx, tx, t.orgID, t.db.now(), decisions...)
+		return recordAudit(ctx, tx, t.orgID, t.db.now(), entries...)
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -164,6 +165,7 @@ func (t *Tenant) AppendEvents(ctx context.Context, conversationID string, events
 	if !porthole.ValidID(conversationID) {
 		return nil, notFound("conversation")
 	}
+	events = slices.Clone(events) // the caller's stay as they are
 	for i := range events {
 		events[i].ConversationID = conversationID
 		if events[i].ClientID != "" {

@@ -126,19 +126,20 @@ func (k *KnowledgeBase) ChatbotID() string { return k.chatbotID }
 func (k *KnowledgeBase) OrgID() string { return k.t.orgID }
 
 func (k *KnowledgeBase) tx(ctx context.Context, fn func(*Tx) error) error {
-	if !porthole.ValidID(k.chatbotID) {
-		return notFound("chatbot")
-	}
-	return k.t.tx(ctx, fn)
+	return k.inTx(ctx, false, fn)
 }
 
 // read is tx for the namespace's read methods: a read-only transaction
 // (Tenant.read), so a turn's knowledge lookup does not queue behind writers.
 func (k *KnowledgeBase) read(ctx context.Context, fn func(*Tx) error) error {
+	return k.inTx(ctx, true, fn)
+}
+
+func (k *KnowledgeBase) inTx(ctx context.Context, readOnly bool, fn func(*Tx) error) error {
 	if !porthole.ValidID(k.chatbotID) {
 		return notFound("chatbot")
 	}
-	return k.t.read(ctx, fn)
+	return k.t.inTx(ctx, readOnly, fn)
 }
 
 const knowledgeSourceColumns = `id, org_id, chatbot_id, kind, name, url, max_pages, status, error, pages_done, pages_total,

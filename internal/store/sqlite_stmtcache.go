@@ -134,12 +134,19 @@ func (c *cachingConn) statement(ctx context.Context, query string) (cs *cachedSt
 	return cs, true, nil
 }
 
-func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+// run checks that ctx has not ended, then returns it without cancellation
+// (see the top of this file) and the statement of query.
+func (c *cachingConn) run(ctx context.Context, query string) (context.Context, *cachedStmt, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, false, err
 	}
 	ctx = context.WithoutCancel(ctx)
 	cs, kept, err := c.statement(ctx, query)
+	return ctx, cs, kept, err
+}
+
+func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	ctx, cs, kept, err := c.run(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -150,11 +157,7 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 }
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	ctx = context.WithoutCancel(ctx)
-	cs, kept, err := c.statement(ctx, query)
+	ctx, cs, kept, err := c.run(ctx, query)
 	if err != nil {
 		return nil, err
 	}

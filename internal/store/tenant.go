@@ -23,10 +23,7 @@ func (t *Tenant) OrgID() string { return t.orgID }
 
 // tx runs fn in a transaction bound to the tenant.
 func (t *Tenant) tx(ctx context.Context, fn func(*Tx) error) error {
-	if !porthole.ValidID(t.orgID) {
-		return notFound("organization")
-	}
-	return t.db.inTx(ctx, scope{orgID: t.orgID}, fn)
+	return t.inTx(ctx, false, fn)
 }
 
 // read runs fn in a read-only transaction bound to the tenant. On SQLite
@@ -35,10 +32,14 @@ func (t *Tenant) tx(ctx context.Context, fn func(*Tx) error) error {
 // sleeps behind a writer); on PostgreSQL it is READ ONLY, so a write
 // slipped into fn fails instead of committing.
 func (t *Tenant) read(ctx context.Context, fn func(*Tx) error) error {
+	return t.inTx(ctx, true, fn)
+}
+
+func (t *Tenant) inTx(ctx context.Context, readOnly bool, fn func(*Tx) error) error {
 	if !porthole.ValidID(t.orgID) {
 		return notFound("organization")
 	}
-	return t.db.inTx(ctx, scope{orgID: t.orgID, readOnly: true}, fn)
+	return t.db.inTx(ctx, scope{orgID: t.orgID, readOnly: readOnly}, fn)
 }
 
 // systemTx runs fn in a transaction that may see across tenants. Only the
