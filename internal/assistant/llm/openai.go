@@ -15,7 +15,6 @@ import (
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
 	"github.com/openai/openai-go/packages/ssestream"
-	"github.com/openai/openai-go/shared"
 )
 
 // openAIDefaultBaseURL is OpenAI's own API, used when BaseURL is empty.
@@ -68,82 +67,28 @@ type openAIAdapter struct {
 }
 
 func (a *openAIAdapter) open(ctx context.Context, req Request) (attempt, error) {
-	params, err := a.params(req)
+	body, err := openAIRequestBody(req, a.useMaxCompletion)
 	if err != nil {
 		return nil, err
 	}
-	// What ChatCompletionService.NewStreaming does, with the stream's
-	// element type ours: openai-go's ChatCompletionChunk decodes every
-	// field of every chunk through its reflective decoder (about 6 KB
-	// allocated per token), where the adapter reads a handful of them
-	// (docs/benchmarks.md, "Assistant: overhead per streamed token").
-	opts := []option.RequestOption{option.WithJSONSet("stream", true)}
+	// What ChatCompletionService.NewStreaming does, with the body ours
+	// (openAIRequestBody says why) and the stream's element type ours:
+	// openai-go's ChatCompletionChunk decodes every field of every chunk
+	// through its reflective decoder (about 6 KB allocated per token), where
+	// the adapter reads a handful of them (docs/benchmarks.md, "Assistant:
+	// overhead per streamed token").
+	var opts []option.RequestOption
 	if a.keyOpt != nil {
-		opts = append(opts, a.keyOpt)
+		opts = []option.RequestOption{a.keyOpt}
 	}
 	var raw *http.Response
-	err = a.client.Post(ctx, "chat/completions", params, &raw, opts...)
+	err = a.client.Post(ctx, "chat/completions", body, &raw, opts...)
 	s := ssestream.NewStream[openAIChunk](ssestream.NewDecoder(raw), err)
 	if err := s.Err(); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return &openAIAttempt{stream: s, calls: make(map[int64]*toolCallBuilder)}, nil
-}
-
-func (a *openAIAdapter) params(req Request) (openai.ChatCompletionNewParams, error) {
-	p := openai.ChatCompletionNewParams{
-		Model:         shared.ChatModel(req.Model),
-		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
-	}
-	if system := systemWithKnowledge(req.System, req.Passages); system != "" {
-		p.Messages = append(p.Messages, openai.SystemMessage(system))
-	}
-	for _, m := range req.Messages {
-		switch m.Role {
-		case RoleUser:
-			p.Messages = append(p.Messages, openai.UserMessage(m.Text))
-		case RoleAssistant:
-			msg := openai.ChatCompletionAssistantMessageParam{}
-			if m.Text != "" {
-				msg.Content.OfString = openai.String(m.Text)
-			}
-			for _, c := range m.ToolCalls {
-				msg.ToolCalls = append(msg.ToolCalls, openai.ChatCompletionMessageToolCallParam{
-					ID: c.ID,
-					Function: openai.ChatCompletionMessageToolCallFunctionParam{
-						Name:      c.Name,
-						Arguments: string(argumentsOrEmpty(c.Arguments)),
-					},
-				})
-			}
-			p.Messages = append(p.Messages, openai.ChatCompletionMessageParamUnion{OfAssistant: &msg})
-		case RoleTool:
-			p.Messages = append(p.Messages, openai.ToolMessage(m.Text, m.ToolCallID))
-		default:
-			return p, &Error{Kind: ErrConfig, Err: fmt.Errorf("unknown message role %q", m.Role)}
-		}
-	}
-	for _, t := range req.Tools {
-		schema, err := schemaObject(t.Parameters)
-		if err != nil {
-			return p, &Error{Kind: ErrConfig, Err: fmt.Errorf("tool %q: %w", t.Name, err)}
-		}
-		fn := shared.FunctionDefinitionParam{Name: t.Name, Parameters: shared.FunctionParameters(schema)}
-		if t.Description != "" {
-			fn.Description = openai.String(t.Description)
-		}
-		p.Tools = append(p.Tools, openai.ChatCompletionToolParam{Function: fn})
-	}
-	if req.Temperature != nil {
-		p.Temperature = openai.Float(*req.Temperature)
-	}
-	if a.useMaxCompletion {
-		p.MaxCompletionTokens = openai.Int(int64(req.MaxTokens))
-	} else {
-		p.MaxTokens = openai.Int(int64(req.MaxTokens))
-	}
-	return p, nil
 }
 
 func (a *openAIAdapter) classify(err error) failure {

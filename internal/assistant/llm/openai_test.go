@@ -72,6 +72,9 @@ func TestOpenAIStreamsTextWithUsage(t *testing.T) {
 	if h := got.Header.Get("Authorization"); h != "Bearer "+testKey {
 		t.Errorf("Authorization %q", h)
 	}
+	if ct := got.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
 	body := got.Body
 	if body["model"] != "gpt-test" || body["stream"] != true || body["temperature"] != 0.2 || body["max_tokens"] != 300.0 {
 		t.Errorf("body %v", body)
