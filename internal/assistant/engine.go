@@ -140,6 +140,11 @@ type turnState struct {
 	// audit entry instead of recorded one by one.
 	preview      bool
 	previewCalls []PreviewToolCall
+	// usage and decisions are kept for the turn's end (see
+	// chat.TurnRecord): what the model spent, the knowledge lookups and
+	// then the reply's entry.
+	usage     *store.TokenUsage
+	decisions []audit.Entry
 }
 
 func (ts *turnState) write(text string) error {
@@ -151,17 +156,24 @@ func (ts *turnState) write(text string) error {
 }
 
 // Stream implements chat.TurnEngine.
-func (e *Engine) Stream(ctx context.Context, in chat.TurnInput, emit func(string) error) error {
+func (e *Engine) Stream(ctx context.Context, in chat.TurnInput, emit func(string) error) (chat.TurnRecord, error) {
 	tn := e.cfg.DB.Tenant(in.OrgID)
 	cfg, err := tn.AssistantConfig(ctx, in.ChatbotID)
 	if err != nil {
-		return err
+		return chat.TurnRecord{}, err
 	}
 	question := lastVisitorText(in.History)
 	if question == "" {
-		return nil
+		return chat.TurnRecord{}, nil
 	}
 	ts := &turnState{in: in, cfg: cfg, emit: emit}
+	err = e.stream(ctx, ts, question)
+	return chat.TurnRecord{Usage: ts.usage, Decisions: ts.decisions}, err
+}
+
+// stream runs the turn: budgets, retrieval, the model and its tools.
+func (e *Engine) stream(ctx context.Context, ts *turnState, question string) error {
+	in, cfg := ts.in, ts.cfg
 
 	var scopes []budgetScope
 	if e.cfg.Limiter != nil {
@@ -265,29 +277,26 @@ func sourcesFooter(citations []llm.Citation) string {
 	return b.String()
 }
 
-// finish records the turn's usage (per conversation, against the budgets)
-// and its citations. It runs even when the turn was canceled: tokens spent
-// are spent.
+// finish charges the turn's usage against the budgets and keeps it, with
+// the reply's audit entry (its citations), for the turn's end. It runs even
+// when the turn was canceled: tokens spent are spent.
 func (e *Engine) finish(ctx context.Context, ts *turnState, scopes []budgetScope, usage llm.Usage, done llm.Event) {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
 	in := ts.in
 	if len(scopes) > 0 {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		e.charge(sctx, scopes, usage.InputTokens+usage.OutputTokens)
+		cancel()
 	}
 	cited := make([]map[string]any, 0, len(done.Citations))
 	for _, c := range done.Citations {
 		cited = append(cited, map[string]any{"n": c.Number, "passage_id": c.Passage.ID, "title": c.Passage.SourceTitle, "url": c.Passage.URL})
 	}
-	// The usage and the reply's audit entry are one write.
-	reply := audit.Entry{Actor: audit.Actor{Kind: audit.ActorAssistant, ID: in.ChatbotID}, Action: ActionReply, Target: "turn:" + in.TurnID,
+	ts.usage = &store.TokenUsage{InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}
+	ts.decisions = append(ts.decisions, audit.Entry{Actor: audit.Actor{Kind: audit.ActorAssistant, ID: in.ChatbotID}, Action: ActionReply, Target: "turn:" + in.TurnID,
 		Reason: "the assistant's reply: its citations and token usage",
 		Payload: audit.Payload(map[string]any{"turn_id": in.TurnID, "provider": ts.cfg.Provider, "model": ts.cfg.Model,
 			"input_tokens": usage.InputTokens, "output_tokens": usage.OutputTokens, "citations": cited,
-			"reply_bytes": ts.reply.Len(), "stop_reason": string(done.StopReason)})}
-	if err := e.cfg.DB.Tenant(in.OrgID).AddUsage(sctx, in.ConversationID, usage.InputTokens, usage.OutputTokens, reply); err != nil {
-		e.cfg.Logger.Error("assistant: unable to record usage and reply", "conversation", in.ConversationID, "err", err)
-	}
+			"reply_bytes": ts.reply.Len(), "stop_reason": string(done.StopReason)})})
 }
 
 // fail tells the visitor the assistant cannot answer, offers a human and
@@ -394,7 +403,10 @@ func (e *Engine) retrieve(ctx context.Context, ts *turnState, query, reason stri
 	if ts.preview {
 		return passages // the preview's own entry lists them
 	}
-	e.record(ctx, in, audit.Entry{Action: audit.ActionKnowledgeLookup, Target: "chatbot:" + in.ChatbotID, Reason: reason,
+	// Kept for the turn's end: a lookup changes nothing, and recording it
+	// there saves a write per turn.
+	ts.decisions = append(ts.decisions, audit.Entry{Actor: audit.Actor{Kind: audit.ActorAssistant, ID: in.ChatbotID},
+		Action: audit.ActionKnowledgeLookup, Target: "chatbot:" + in.ChatbotID, Reason: reason,
 		Payload: audit.Payload(map[string]any{"turn_id": in.TurnID, "passage_ids": ids, "k": e.cfg.TopK})})
 	return passages
 }

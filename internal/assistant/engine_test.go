@@ -261,12 +261,13 @@ func TestCancelStopsTheUpstream(t *testing.T) {
 	var got atomic.Int64
 	errc := make(chan error, 1)
 	go func() {
-		errc <- eng.Stream(ctx, in, func(string) error {
+		_, err := eng.Stream(ctx, in, func(string) error {
 			if got.Add(1) == 5 {
 				cancel()
 			}
 			return nil
 		})
+		errc <- err
 	}()
 	select {
 	case err := <-errc:

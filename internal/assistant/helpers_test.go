@@ -235,7 +235,7 @@ func (e *env) mustVisitorSays(tb testing.TB, text string) chat.TurnInput {
 func run(ctx context.Context, eng *assistant.Engine, in chat.TurnInput) (string, int, error) {
 	var b strings.Builder
 	n := 0
-	err := eng.Stream(ctx, in, func(s string) error {
+	_, err := eng.Stream(ctx, in, func(s string) error {
 		n++
 		b.WriteString(s)
 		return nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/chat"
 	"github.com/porthole-chat/porthole/internal/porthole"
 	"github.com/porthole-chat/porthole/internal/pubsub"
@@ -193,12 +194,16 @@ func TestCancelFromAnotherProcess(t *testing.T) {
 // invalidTextEngine replies with text the store refuses (not UTF-8).
 type invalidTextEngine struct{}
 
-func (invalidTextEngine) Stream(_ context.Context, _ chat.TurnInput, emit func(string) error) error {
-	return emit("caf\xe9")
+func (invalidTextEngine) Stream(_ context.Context, in chat.TurnInput, emit func(string) error) (chat.TurnRecord, error) {
+	rec := chat.TurnRecord{Usage: &store.TokenUsage{InputTokens: 7, OutputTokens: 3},
+		Decisions: []audit.Entry{{Actor: audit.Actor{Kind: audit.ActorAssistant, ID: in.ChatbotID},
+			Action: audit.ActionKnowledgeLookup, Target: "chatbot:" + in.ChatbotID, Reason: "the test's lookup"}}}
+	return rec, emit("caf\xe9")
 }
 
 // TestTurnEndsWhenTheReplyIsRefused: a reply the store refuses does not
-// keep the turn from ending; the sockets get the turn's end.
+// keep the turn from ending; the sockets get the turn's end, and what the
+// engine handed back (usage, decisions) is stored with it.
 func TestTurnEndsWhenTheReplyIsRefused(t *testing.T) {
 	db := storetest.MustOpenSQLite(t)
 	ctx := context.Background()
@@ -220,6 +225,23 @@ func TestTurnEndsWhenTheReplyIsRefused(t *testing.T) {
 		if h.Role == store.RoleAssistant && h.Type == chat.FrameMessage {
 			t.Fatalf("a refused reply was stored: %+v", h)
 		}
+	}
+	tn := db.Tenant(sess.OrgID)
+	if u, err := tn.Usage(ctx, sess.Conversation.ID); err != nil || u.Turns != 1 || u.InputTokens != 7 || u.OutputTokens != 3 {
+		t.Fatalf("usage = %+v, %v; want the engine's, stored with the turn's end", u, err)
+	}
+	entries, err := tn.AuditEntries(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookups := 0
+	for _, e := range entries {
+		if e.Action == audit.ActionKnowledgeLookup && e.ConversationID == sess.Conversation.ID {
+			lookups++
+		}
+	}
+	if lookups != 1 {
+		t.Fatalf("%d lookups recorded, want the engine's one", lookups)
 	}
 }
 

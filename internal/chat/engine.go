@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/store"
 )
 
@@ -30,8 +31,24 @@ type TurnInput struct {
 // the reply is complete. It must stop promptly when ctx ends (the visitor
 // canceled, a follow-up arrived or the server is shutting down); an error
 // from emit means the same.
+//
+// Stream returns what the turn leaves to be stored with its end, also when
+// it fails or is canceled (tokens spent are spent): the chat service writes
+// it in the transaction that stores the reply and the turn's end.
 type TurnEngine interface {
-	Stream(ctx context.Context, in TurnInput, emit func(text string) error) error
+	Stream(ctx context.Context, in TurnInput, emit func(text string) error) (TurnRecord, error)
+}
+
+// TurnRecord is what a turn engine hands back to be stored with the turn's
+// end, so a turn is one write at its end, not one per record.
+type TurnRecord struct {
+	// Usage is what the model spent; nil when no model was asked.
+	Usage *store.TokenUsage
+	// Decisions are audit entries of the turn that need not be written
+	// the moment they happen (the knowledge looked up, the reply's
+	// citations). What changes something outside the conversation (a tool
+	// that reached a business's system, a hand-off) is recorded at once.
+	Decisions []audit.Entry
 }
 
 // EchoEngine is the built-in turn until the assistant lands: it
@@ -42,7 +59,7 @@ type EchoEngine struct {
 }
 
 // Stream implements TurnEngine.
-func (e EchoEngine) Stream(ctx context.Context, in TurnInput, emit func(string) error) error {
+func (e EchoEngine) Stream(ctx context.Context, in TurnInput, emit func(string) error) (TurnRecord, error) {
 	last := ""
 	for i := len(in.History) - 1; i >= 0; i-- {
 		if ev := in.History[i]; ev.Kind == store.EventMessage && ev.Role == store.RoleVisitor {
@@ -58,16 +75,16 @@ func (e EchoEngine) Stream(ctx context.Context, in TurnInput, emit func(string) 
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return ctx.Err()
+				return TurnRecord{}, ctx.Err()
 			case <-t.C:
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return TurnRecord{}, err
 		}
 		if err := emit(w); err != nil {
-			return err
+			return TurnRecord{}, err
 		}
 	}
-	return nil
+	return TurnRecord{}, nil
 }

@@ -481,16 +481,13 @@ func (s *Service) runTurn(ctx context.Context, sess *Session, t *turn) {
 
 	tn := s.db.Tenant(sess.OrgID)
 	var reply strings.Builder
+	var rec TurnRecord
 	status := TurnDone
-	latest, err := tn.Conversation(ctx, sess.Conversation.ID)
-	var history []store.Event
-	if err == nil {
-		history, err = tn.EventsAfter(ctx, sess.Conversation.ID, max(0, latest.LastSeq-historyForTurn), historyForTurn)
-	}
+	history, err := tn.RecentEvents(ctx, sess.Conversation.ID, historyForTurn)
 	if err == nil {
 		in := TurnInput{OrgID: sess.OrgID, ChatbotID: sess.ChatbotID, ConversationID: sess.Conversation.ID,
 			VisitorID: sess.Visitor.ID, TurnID: t.id, ClientIP: sess.ClientIP, History: history}
-		err = s.engine.Stream(ctx, in, func(text string) error {
+		rec, err = s.engine.Stream(ctx, in, func(text string) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -512,19 +509,20 @@ func (s *Service) runTurn(ctx context.Context, sess *Session, t *turn) {
 	// The turn's context may be canceled; its end is stored regardless.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
-	// The reply and the turn's end are one write.
-	var events []store.NewEvent
+	// The reply, the turn's end and what the engine left are one write.
+	end := store.TurnEnd{Usage: rec.Usage, Decisions: rec.Decisions}
 	if text := strings.TrimSpace(reply.String()); text != "" {
-		events = append(events, store.NewEvent{Kind: store.EventMessage, Role: store.RoleAssistant, Text: text, TurnID: t.id})
+		end.Events = append(end.Events, store.NewEvent{Kind: store.EventMessage, Role: store.RoleAssistant, Text: text, TurnID: t.id})
 	}
-	events = append(events, store.NewEvent{Kind: store.EventTurnEnd, TurnID: t.id,
+	end.Events = append(end.Events, store.NewEvent{Kind: store.EventTurnEnd, TurnID: t.id,
 		Data: mustJSON(eventData{Status: status}), Audit: turnEnd(sess, t.id, status, reply.Len())})
-	stored, err := tn.AppendEvents(sctx, sess.Conversation.ID, events...)
-	if err != nil && len(events) > 1 {
+	stored, err := tn.EndTurn(sctx, sess.Conversation.ID, end)
+	if err != nil && len(end.Events) > 1 {
 		// A reply the store refuses must not keep the turn from ending:
 		// every socket waits for the end.
 		s.logger.Error("chat: unable to store reply", "conversation", sess.Conversation.ID, "err", err)
-		stored, err = tn.AppendEvents(sctx, sess.Conversation.ID, events[len(events)-1])
+		end.Events = end.Events[len(end.Events)-1:]
+		stored, err = tn.EndTurn(sctx, sess.Conversation.ID, end)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		s.logger.Error("chat: unable to store turn end", "conversation", sess.Conversation.ID, "err", err)

@@ -13,7 +13,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/porthole-chat/porthole/internal/audit"
 	"github.com/porthole-chat/porthole/internal/porthole"
 )
 
@@ -416,43 +415,19 @@ func (t *Tenant) chatbotExists(ctx context.Context, tx *Tx, chatbotID string) er
 	return nil
 }
 
-// AddUsage adds one assistant turn's token usage to its conversation and
-// records decisions (the assistant's reply) in the same transaction: a
-// turn's end is one write, not two.
-func (t *Tenant) AddUsage(ctx context.Context, conversationID string, inputTokens, outputTokens int64, decisions ...audit.Entry) error {
-	if !porthole.ValidID(conversationID) {
-		return notFound("conversation")
+// addUsage adds one assistant turn's token usage to its conversation
+// inside tx (see EndTurn). The conversation is known to exist.
+func (t *Tenant) addUsage(ctx context.Context, tx *Tx, conversationID string, u TokenUsage) error {
+	_, err := tx.exec(ctx, `INSERT INTO assistant_usage (conversation_id, org_id, turns, input_tokens, output_tokens, updated_at)
+		VALUES (?, ?, 1, ?, ?, ?)
+		ON CONFLICT (conversation_id) DO UPDATE SET turns = assistant_usage.turns + 1,
+			input_tokens = assistant_usage.input_tokens + excluded.input_tokens,
+			output_tokens = assistant_usage.output_tokens + excluded.output_tokens, updated_at = excluded.updated_at`,
+		conversationID, t.orgID, u.InputTokens, u.OutputTokens, millis(t.db.now()))
+	if err != nil {
+		return fmt.Errorf("store: unable to record usage: %w", err)
 	}
-	if inputTokens < 0 || outputTokens < 0 {
-		return porthole.Errorf(porthole.EINVALID, "token counts must not be negative")
-	}
-	entries := make([]audit.Entry, len(decisions))
-	for i, d := range decisions {
-		d.ConversationID = conversationID
-		e, err := t.decisionEntry(ctx, d)
-		if err != nil {
-			return err
-		}
-		entries[i] = e
-	}
-	return t.tx(ctx, func(tx *Tx) error {
-		if err := t.conversationExists(ctx, tx, conversationID); err != nil {
-			return err
-		}
-		_, err := tx.exec(ctx, `INSERT INTO assistant_usage (conversation_id, org_id, turns, input_tokens, output_tokens, updated_at)
-			VALUES (?, ?, 1, ?, ?, ?)
-			ON CONFLICT (conversation_id) DO UPDATE SET turns = assistant_usage.turns + 1,
-				input_tokens = assistant_usage.input_tokens + excluded.input_tokens,
-				output_tokens = assistant_usage.output_tokens + excluded.output_tokens, updated_at = excluded.updated_at`,
-			conversationID, t.orgID, inputTokens, outputTokens, millis(t.db.now()))
-		if err != nil {
-			return fmt.Errorf("store: unable to record usage: %w", err)
-		}
-		if len(entries) == 0 {
-			return nil
-		}
-		return recordAudit(ctx, tx, t.orgID, t.db.now(), entries...)
-	})
+	return nil
 }
 
 // Usage returns the assistant's usage in a conversation (zero counts when

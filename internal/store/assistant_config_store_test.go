@@ -114,15 +114,16 @@ func TestAssistantUsage(t *testing.T) {
 			t.Fatalf("empty usage = %+v, %v", u, err)
 		}
 		for range 2 {
-			if err := ta.AddUsage(ctx, conv.ID, 100, 20); err != nil {
-				t.Fatalf("AddUsage: %v", err)
+			if _, err := ta.EndTurn(ctx, conv.ID, store.TurnEnd{Usage: &store.TokenUsage{InputTokens: 100, OutputTokens: 20}}); err != nil {
+				t.Fatalf("EndTurn with usage: %v", err)
 			}
 		}
 		u, err = ta.Usage(ctx, conv.ID)
 		if err != nil || u.Turns != 2 || u.InputTokens != 200 || u.OutputTokens != 40 {
 			t.Fatalf("usage = %+v, %v", u, err)
 		}
-		wantCode(t, tb.AddUsage(ctx, conv.ID, 1, 1), porthole.ENOTFOUND)
+		_, err = tb.EndTurn(ctx, conv.ID, store.TurnEnd{Usage: &store.TokenUsage{InputTokens: 1, OutputTokens: 1}})
+		wantCode(t, err, porthole.ENOTFOUND)
 		_, err = tb.Usage(ctx, conv.ID)
 		wantCode(t, err, porthole.ENOTFOUND)
 
@@ -130,10 +131,12 @@ func TestAssistantUsage(t *testing.T) {
 		// against another tenant's conversation, neither is written.
 		reply := audit.Entry{Actor: audit.Actor{Kind: audit.ActorAssistant, ID: bot.ID}, Action: "assistant.reply",
 			Target: "turn:t1", Reason: "the reply", Payload: audit.Payload(map[string]any{"output_tokens": 5})}
-		if err := ta.AddUsage(ctx, conv.ID, 10, 5, reply); err != nil {
-			t.Fatalf("AddUsage with a decision: %v", err)
+		withReply := store.TurnEnd{Usage: &store.TokenUsage{InputTokens: 10, OutputTokens: 5}, Decisions: []audit.Entry{reply}}
+		if _, err := ta.EndTurn(ctx, conv.ID, withReply); err != nil {
+			t.Fatalf("EndTurn with a decision: %v", err)
 		}
-		wantCode(t, tb.AddUsage(ctx, conv.ID, 10, 5, reply), porthole.ENOTFOUND)
+		_, err = tb.EndTurn(ctx, conv.ID, withReply)
+		wantCode(t, err, porthole.ENOTFOUND)
 		if u, _ := ta.Usage(ctx, conv.ID); u.Turns != 3 || u.OutputTokens != 45 {
 			t.Fatalf("usage after the reply = %+v", u)
 		}

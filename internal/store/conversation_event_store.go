@@ -157,15 +157,39 @@ func (t *Tenant) AppendEvent(ctx context.Context, ne NewEvent) (e Event, created
 	return e, created, nil
 }
 
-// AppendEvents stores events of one conversation in one transaction, with
-// consecutive sequence numbers in their order: a turn's reply and its end
-// are one write. The events carry no ClientID (AppendEvent deduplicates
-// those); either all are stored or none is.
-func (t *Tenant) AppendEvents(ctx context.Context, conversationID string, events ...NewEvent) ([]Event, error) {
+// TokenUsage is what one assistant turn spent at its model.
+type TokenUsage struct {
+	InputTokens, OutputTokens int64
+}
+
+// TurnEnd is what an assistant turn leaves when it ends; EndTurn stores it.
+type TurnEnd struct {
+	// Events are the turn's last events, numbered consecutively in order:
+	// its reply, when it has one, and its turn_end. They carry no ClientID
+	// (AppendEvent deduplicates those).
+	Events []NewEvent
+	// Usage is added to the conversation's assistant usage, counting one
+	// turn; nil when no model was asked.
+	Usage *TokenUsage
+	// Decisions are the turn's audit entries that were kept for its end
+	// (the knowledge it looked up, its reply's citations); they are
+	// appended after the events' own entries.
+	Decisions []audit.Entry
+}
+
+// EndTurn stores a turn's end in one transaction: its events, its usage and
+// its decisions are one write, not one each (a turn's writes are most of
+// what a streamed reply costs the store; docs/benchmarks.md). Either all is
+// stored or nothing is.
+func (t *Tenant) EndTurn(ctx context.Context, conversationID string, end TurnEnd) ([]Event, error) {
 	if !porthole.ValidID(conversationID) {
 		return nil, notFound("conversation")
 	}
-	events = slices.Clone(events) // the caller's stay as they are
+	if end.Usage != nil && (end.Usage.InputTokens < 0 || end.Usage.OutputTokens < 0) {
+		return nil, porthole.Errorf(porthole.EINVALID, "token counts must not be negative")
+	}
+	events := slices.Clone(end.Events) // the caller's stay as they are
+	var entries []audit.Entry
 	for i := range events {
 		events[i].ConversationID = conversationID
 		if events[i].ClientID != "" {
@@ -174,10 +198,29 @@ func (t *Tenant) AppendEvents(ctx context.Context, conversationID string, events
 		if err := validEvent(events[i]); err != nil {
 			return nil, err
 		}
+		if events[i].Audit != nil {
+			entries = append(entries, *events[i].Audit)
+			events[i].Audit = nil // recorded below, in one batch with the decisions
+		}
+	}
+	entries = append(entries, end.Decisions...)
+	for i, d := range entries {
+		d.ConversationID = conversationID
+		e, err := t.decisionEntry(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		entries[i] = e
 	}
 	var out []Event
 	err := t.tx(ctx, func(tx *Tx) error {
 		out = out[:0]
+		if len(events) == 0 {
+			// Numbering an event finds the conversation; without one, look.
+			if err := t.conversationExists(ctx, tx, conversationID); err != nil {
+				return err
+			}
+		}
 		for _, ne := range events {
 			e, err := t.insertEvent(ctx, tx, ne)
 			if err != nil {
@@ -185,7 +228,15 @@ func (t *Tenant) AppendEvents(ctx context.Context, conversationID string, events
 			}
 			out = append(out, e)
 		}
-		return nil
+		if end.Usage != nil {
+			if err := t.addUsage(ctx, tx, conversationID, *end.Usage); err != nil {
+				return err
+			}
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		return recordAudit(ctx, tx, t.orgID, t.db.now(), entries...)
 	})
 	if err != nil {
 		return nil, err
@@ -243,10 +294,15 @@ func (t *Tenant) EventsAfter(ctx context.Context, conversationID string, afterSe
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
+	return t.listEvents(ctx, `SELECT `+eventColumns+` FROM conversation_events
+		WHERE org_id = ? AND conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`, t.orgID, conversationID, afterSeq, limit)
+}
+
+// listEvents runs a query of eventColumns in a read transaction.
+func (t *Tenant) listEvents(ctx context.Context, query string, args ...any) ([]Event, error) {
 	var list []Event
 	err := t.read(ctx, func(tx *Tx) error {
-		rows, err := tx.query(ctx, `SELECT `+eventColumns+` FROM conversation_events
-			WHERE org_id = ? AND conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`, t.orgID, conversationID, afterSeq, limit)
+		rows, err := tx.query(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("store: unable to list events: %w", err)
 		}
@@ -260,6 +316,22 @@ func (t *Tenant) EventsAfter(ctx context.Context, conversationID string, afterSe
 		}
 		return rows.Err()
 	})
+	return list, err
+}
+
+// RecentEvents lists up to limit of a conversation's newest events, oldest
+// first: one read where the conversation's last number and then the events
+// after it would be two.
+func (t *Tenant) RecentEvents(ctx context.Context, conversationID string, limit int) ([]Event, error) {
+	if !porthole.ValidID(conversationID) {
+		return nil, notFound("conversation")
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	list, err := t.listEvents(ctx, `SELECT `+eventColumns+` FROM conversation_events
+		WHERE org_id = ? AND conversation_id = ? ORDER BY seq DESC LIMIT ?`, t.orgID, conversationID, limit)
+	slices.Reverse(list)
 	return list, err
 }
 

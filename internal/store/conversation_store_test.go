@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -222,9 +224,10 @@ func TestWidgetSettings(t *testing.T) {
 	})
 }
 
-// TestAppendEvents: events appended together get consecutive numbers in
-// one transaction, with their audit entries; one bad event stores none.
-func TestAppendEvents(t *testing.T) {
+// TestEndTurn: a turn's events get consecutive numbers in one transaction,
+// with their audit entries, its usage and its decisions; one bad part
+// stores nothing.
+func TestEndTurn(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		a, b := mustOrg(t, db, "A"), mustOrg(t, db, "B")
@@ -232,9 +235,12 @@ func TestAppendEvents(t *testing.T) {
 		bot := mustChatbot(t, ta, "bot")
 		_, conv := mustConversation(t, ta, bot.ID)
 		end := audit.Entry{Actor: audit.Actor{Kind: audit.ActorAssistant, ID: bot.ID}, Action: "chat.turn_end", Target: "turn:t1", Reason: "the turn ended"}
-		evs, err := ta.AppendEvents(ctx, conv.ID,
-			store.NewEvent{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "Hello", TurnID: "t1"},
-			store.NewEvent{Kind: store.EventTurnEnd, TurnID: "t1", Data: json.RawMessage(`{"status":"done"}`), Audit: &end})
+		lookup := audit.Entry{Actor: audit.Actor{Kind: audit.ActorAssistant, ID: bot.ID}, Action: audit.ActionKnowledgeLookup,
+			Target: "chatbot:" + bot.ID, Reason: "retrieval"}
+		evs, err := ta.EndTurn(ctx, conv.ID, store.TurnEnd{Events: []store.NewEvent{
+			{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "Hello", TurnID: "t1"},
+			{Kind: store.EventTurnEnd, TurnID: "t1", Data: json.RawMessage(`{"status":"done"}`), Audit: &end}},
+			Usage: &store.TokenUsage{InputTokens: 100, OutputTokens: 20}, Decisions: []audit.Entry{lookup}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,31 +251,50 @@ func TestAppendEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		found := false
+		var recorded []string
 		for _, e := range entries {
-			found = found || (e.Action == "chat.turn_end" && e.ConversationID == conv.ID)
+			if e.ConversationID == conv.ID {
+				recorded = append(recorded, e.Action)
+			}
 		}
-		if !found {
-			t.Fatal("the turn end's audit entry was not recorded")
+		// Newest first: the decisions follow the events' own entries.
+		if !slices.Equal(recorded, []string{audit.ActionKnowledgeLookup, "chat.turn_end"}) {
+			t.Fatalf("the turn's audit entries = %q", recorded)
+		}
+		if u, err := ta.Usage(ctx, conv.ID); err != nil || u.Turns != 1 || u.InputTokens != 100 || u.OutputTokens != 20 {
+			t.Fatalf("usage = %+v, %v", u, err)
 		}
 
 		// All or nothing: an invalid second event stores neither.
-		_, err = ta.AppendEvents(ctx, conv.ID,
-			store.NewEvent{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "kept?"},
-			store.NewEvent{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "bad \xff"})
+		_, err = ta.EndTurn(ctx, conv.ID, store.TurnEnd{Events: []store.NewEvent{
+			{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "kept?"},
+			{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "bad \xff"}}})
 		wantCode(t, err, porthole.EINVALID)
-		// ...also when the second fails inside the transaction (its audit
-		// entry names another organization): the first is rolled back.
+		// ...or when a decision names another organization, or the usage
+		// is negative.
 		foreign := audit.Entry{OrgID: b.ID, Actor: audit.Actor{Kind: audit.ActorAssistant}, Action: "chat.turn_end", Target: "turn:t2"}
-		_, err = ta.AppendEvents(ctx, conv.ID,
-			store.NewEvent{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "rolled back"},
-			store.NewEvent{Kind: store.EventTurnEnd, TurnID: "t2", Audit: &foreign})
+		_, err = ta.EndTurn(ctx, conv.ID, store.TurnEnd{Events: []store.NewEvent{
+			{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "rolled back"},
+			{Kind: store.EventTurnEnd, TurnID: "t2"}}, Decisions: []audit.Entry{foreign}})
 		wantCode(t, err, porthole.EINVALID)
-		_, err = ta.AppendEvents(ctx, conv.ID, store.NewEvent{Kind: store.EventMessage, Role: store.RoleVisitor, Text: "x", ClientID: "c1"})
+		_, err = ta.EndTurn(ctx, conv.ID, store.TurnEnd{Events: []store.NewEvent{{Kind: store.EventTurnEnd, TurnID: "t2"}},
+			Usage: &store.TokenUsage{InputTokens: -1}})
 		wantCode(t, err, porthole.EINVALID)
-		// Another tenant's conversation: not found, nothing stored.
-		_, err = tb.AppendEvents(ctx, conv.ID, store.NewEvent{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "intruder"})
+		_, err = ta.EndTurn(ctx, conv.ID, store.TurnEnd{Events: []store.NewEvent{
+			{Kind: store.EventMessage, Role: store.RoleVisitor, Text: "x", ClientID: "c1"}}})
+		wantCode(t, err, porthole.EINVALID)
+		// Another tenant's conversation: not found, nothing stored, with
+		// events or with only usage and decisions.
+		_, err = tb.EndTurn(ctx, conv.ID, store.TurnEnd{Events: []store.NewEvent{
+			{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "intruder"}}})
 		wantCode(t, err, porthole.ENOTFOUND)
+		_, err = tb.EndTurn(ctx, conv.ID, store.TurnEnd{Usage: &store.TokenUsage{InputTokens: 1}})
+		wantCode(t, err, porthole.ENOTFOUND)
+		_, err = tb.EndTurn(ctx, conv.ID, store.TurnEnd{Decisions: []audit.Entry{lookup}})
+		wantCode(t, err, porthole.ENOTFOUND)
+		if u, _ := ta.Usage(ctx, conv.ID); u.Turns != 1 {
+			t.Fatalf("usage after refused ends = %+v", u)
+		}
 		got, err := ta.EventsAfter(ctx, conv.ID, 0, 100)
 		if err != nil {
 			t.Fatal(err)
@@ -277,5 +302,38 @@ func TestAppendEvents(t *testing.T) {
 		if len(got) != 2 {
 			t.Fatalf("%d events stored, want the first 2 only: %+v", len(got), got)
 		}
+	})
+}
+
+// TestRecentEvents: the newest events, oldest first, only the tenant's own.
+func TestRecentEvents(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		a, b := mustOrg(t, db, "A"), mustOrg(t, db, "B")
+		ta, tb := db.Tenant(a.ID), db.Tenant(b.ID)
+		bot := mustChatbot(t, ta, "bot")
+		_, conv := mustConversation(t, ta, bot.ID)
+		for i := range 5 {
+			if _, _, err := ta.AppendEvent(ctx, store.NewEvent{ConversationID: conv.ID, Kind: store.EventMessage,
+				Role: store.RoleVisitor, Text: fmt.Sprint("m", i+1)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := ta.RecentEvents(ctx, conv.ID, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var texts []string
+		for _, e := range got {
+			texts = append(texts, fmt.Sprint(e.Seq, e.Text))
+		}
+		if !slices.Equal(texts, []string{"3m3", "4m4", "5m5"}) {
+			t.Fatalf("recent events = %q", texts)
+		}
+		if got, err := tb.RecentEvents(ctx, conv.ID, 3); err != nil || len(got) != 0 {
+			t.Fatalf("another tenant read %d events (%v)", len(got), err)
+		}
+		_, err = ta.RecentEvents(ctx, "not an id", 3)
+		wantCode(t, err, porthole.ENOTFOUND)
 	})
 }

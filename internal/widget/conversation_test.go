@@ -311,8 +311,8 @@ func TestShutdownClosesWithReason(t *testing.T) {
 // ipEngine answers with the client IP its turn was given.
 type ipEngine struct{}
 
-func (ipEngine) Stream(ctx context.Context, in chat.TurnInput, emit func(string) error) error {
-	return emit("ip=" + in.ClientIP.String())
+func (ipEngine) Stream(ctx context.Context, in chat.TurnInput, emit func(string) error) (chat.TurnRecord, error) {
+	return chat.TurnRecord{}, emit("ip=" + in.ClientIP.String())
 }
 
 // TestTurnsKnowTheVisitorsIP: the socket's client address reaches every
