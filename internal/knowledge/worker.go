@@ -52,7 +52,12 @@ func NewWorker(svc *Service, poll, lease time.Duration) *Worker {
 // claiming is logged and retried after the poll interval, so Run never
 // returns early. A job interrupted by shutdown is taken up again after its
 // lease runs out (at most three attempts).
+//
+// When it runs out of jobs after some, it compacts the full-text index
+// (store.DB.CompactTextIndex), so searches seek one segment, not one per
+// ingested source.
 func (w *Worker) Run(ctx context.Context) error {
+	ingested := false
 	for {
 		worked, err := w.RunOnce(ctx)
 		if ctx.Err() != nil {
@@ -62,7 +67,12 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.svc.cfg.Logger.Error("knowledge: claiming a job failed", "err", err)
 		}
 		if worked {
+			ingested = true
 			continue
+		}
+		if ingested {
+			ingested = false
+			w.compact(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -70,6 +80,19 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-w.svc.wake:
 		case <-time.After(w.poll):
 		}
+	}
+}
+
+// compact merges the full-text index's segments; a failure is logged
+// (searches still work, only slower) and tried again after the next jobs.
+func (w *Worker) compact(ctx context.Context) {
+	steps, err := w.svc.cfg.DB.CompactTextIndex(ctx)
+	if err != nil && ctx.Err() == nil {
+		w.svc.cfg.Logger.Warn("knowledge: compacting the full-text index failed", "err", err)
+		return
+	}
+	if steps > 0 {
+		w.svc.cfg.Logger.Debug("knowledge: full-text index compacted", "steps", steps)
 	}
 }
 

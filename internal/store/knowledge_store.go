@@ -347,6 +347,54 @@ func (k *KnowledgeBase) generation(ctx context.Context, tx *Tx) (int64, error) {
 	return gen, nil
 }
 
+// textIndexMergeStep is how many pages of the SQLite full-text index one
+// compaction transaction merges at most: a few milliseconds of work, so
+// the conversations' writes queued behind it wait little.
+const textIndexMergeStep = 64
+
+// CompactTextIndex merges the segments of SQLite's full-text index (one
+// FTS5 table for every namespace) into one, a bounded step per write
+// transaction, and reports how many steps did work. FTS5 writes a segment
+// per transaction that adds chunks and merges them only four at a time, and
+// a search seeks every segment for every query word: with one segment
+// instead of three, a search over the demo's knowledge costs a third
+// (docs/benchmarks.md). The knowledge worker calls it when it runs out of
+// jobs. PostgreSQL's GIN index needs no such step: it does nothing there.
+func (db *DB) CompactTextIndex(ctx context.Context) (int, error) {
+	if db.dialect != SQLite {
+		return 0, nil
+	}
+	steps := 0
+	for ctx.Err() == nil {
+		worked := false
+		err := db.systemTx(ctx, func(tx *Tx) error {
+			var before, after int64
+			if err := tx.queryRow(ctx, `SELECT total_changes()`).Scan(&before); err != nil {
+				return err
+			}
+			// A negative page count merges every segment, whatever its
+			// level (an incremental 'optimize').
+			if _, err := tx.exec(ctx, `INSERT INTO knowledge_fts (knowledge_fts, rank) VALUES ('merge', ?)`, -textIndexMergeStep); err != nil {
+				return err
+			}
+			if err := tx.queryRow(ctx, `SELECT total_changes()`).Scan(&after); err != nil {
+				return err
+			}
+			// The command itself counts as one change; merging writes more.
+			worked = after-before > 1
+			return nil
+		})
+		if err != nil {
+			return steps, fmt.Errorf("store: unable to compact the full-text index: %w", err)
+		}
+		if !worked {
+			return steps, nil
+		}
+		steps++
+	}
+	return steps, ctx.Err()
+}
+
 // ClaimKnowledgeJob claims the oldest pending ingestion job of any tenant
 // (or one whose worker's lease ran out) until leaseUntil. It is system-wide:
 // the worker then does all its work through the job's own namespace. A job

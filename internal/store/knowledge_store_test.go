@@ -467,3 +467,63 @@ func TestVectorEncoding(t *testing.T) {
 		t.Fatalf("round trip = %v", got)
 	}
 }
+
+// TestCompactTextIndex: SQLite's full-text index, one segment per ingested
+// source, is merged into one, and searches find and rank the same passages
+// as before. On PostgreSQL it is a no-op.
+func TestCompactTextIndex(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		_, _, kb := mustNamespace(t, db)
+		_, _, other := mustNamespace(t, db)
+		var sources []store.KnowledgeSource
+		for i := range 5 {
+			sources = append(sources, mustKnowledgeSource(t, db, kb, fmt.Sprint("source ", i), fmt.Sprintf("opening hours of clinic %d: monday to friday", i),
+				fmt.Sprintf("parking garage %d is free for patients", i)))
+		}
+		mustKnowledgeSource(t, db, other, "other", "opening hours of another business")
+		before := searchIDs(t, kb, "opening", "parking", "3")
+		segments := func() string {
+			if db.Dialect() != store.SQLite {
+				return ""
+			}
+			n, err := db.UnboundRawStrings(ctx, `SELECT count(DISTINCT segid) FROM knowledge_fts_idx`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n[0]
+		}
+		if db.Dialect() == store.SQLite && segments() == "1" {
+			t.Fatal("six ingestions left one segment: the test would not see a merge")
+		}
+		steps, err := db.CompactTextIndex(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if db.Dialect() == store.SQLite && (steps == 0 || segments() != "1") {
+			t.Fatalf("after %d steps: %s segments, want 1", steps, segments())
+		}
+		if db.Dialect() == store.Postgres && steps != 0 {
+			t.Fatalf("PostgreSQL compaction took %d steps", steps)
+		}
+		if after := searchIDs(t, kb, "opening", "parking", "3"); !slices.Equal(after, before) || len(after) != 10 {
+			t.Fatalf("search after compaction = %q, before %q", after, before)
+		}
+		if steps, err := db.CompactTextIndex(ctx); err != nil || steps != 0 {
+			t.Fatalf("compacting a compacted index: %d steps, %v", steps, err)
+		}
+		// The other namespace still finds only its own; a source deleted
+		// after compaction is gone from search at once.
+		if got := searchIDs(t, other, "opening"); len(got) != 1 || got[0] != "opening hours of another business" {
+			t.Fatalf("other namespace finds %q", got)
+		}
+		if err := kb.DeleteSource(ctx, sources[3].ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, text := range searchIDs(t, kb, "opening", "parking", "3") {
+			if strings.Contains(text, " 3") {
+				t.Fatalf("a deleted source's passage is still found: %q", text)
+			}
+		}
+	})
+}
