@@ -2,6 +2,7 @@ package chat
 
 import (
 	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/porthole-chat/porthole/internal/store"
 )
@@ -77,4 +78,90 @@ func FrameOf(e store.Event) Frame {
 		f.FormID, f.Status = d.FormID, d.Status
 	}
 	return f
+}
+
+// deltaHead is how every delta frame the service publishes begins (see
+// appendDelta); IsDelta relies on it.
+const deltaHead = `{"type":"delta"`
+
+// IsDelta reports whether raw, a frame as the service publishes it, is a
+// delta: a live piece of a reply, never stored, with no seq and no role.
+// The widget relays those as they are without decoding them.
+func IsDelta(raw []byte) bool {
+	if len(raw) <= len(deltaHead) || string(raw[:len(deltaHead)]) != deltaHead {
+		return false
+	}
+	next := raw[len(deltaHead)]
+	return next == ',' || next == '}'
+}
+
+// appendDelta appends the delta frame of text in turnID, byte for byte what
+// json.Marshal writes for Frame{Type: FrameDelta, Text: text, TurnID:
+// turnID}. A reply streams one of these per token: built here it is one
+// allocation of the frame's size, where json.Marshal costs its encoder and
+// a copy (docs/benchmarks.md, "Assistant: overhead per streamed token").
+func appendDelta(b []byte, turnID, text string) []byte {
+	b = append(b, deltaHead...)
+	if text != "" {
+		b = append(b, `,"text":`...)
+		b = appendJSONString(b, text)
+	}
+	if turnID != "" {
+		b = append(b, `,"turn_id":`...)
+		b = appendJSONString(b, turnID)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as encoding/json writes a string: quoted,
+// with <, > and & escaped for HTML, control characters escaped, invalid
+// UTF-8 replaced by U+FFFD and U+2028 and U+2029 escaped.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

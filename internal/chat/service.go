@@ -296,9 +296,14 @@ func (s *Service) publish(ctx context.Context, sess *Session, f Frame) {
 		s.logger.Error("chat: unable to encode frame", "err", err)
 		return
 	}
+	s.publishRaw(ctx, sess, Topic(sess.OrgID, sess.Conversation.ID), b)
+}
+
+// publishRaw publishes an encoded frame on the conversation's topic.
+func (s *Service) publishRaw(ctx context.Context, sess *Session, topic string, b []byte) {
 	// A lost publication costs only liveness: stored frames are caught up
 	// from the store by seq.
-	if err := s.bus.Publish(context.WithoutCancel(ctx), Topic(sess.OrgID, sess.Conversation.ID), b); err != nil {
+	if err := s.bus.Publish(context.WithoutCancel(ctx), topic, b); err != nil {
 		s.logger.Warn("chat: unable to publish", "conversation", sess.Conversation.ID, "err", err)
 	}
 }
@@ -483,6 +488,7 @@ func (s *Service) runTurn(ctx context.Context, sess *Session, t *turn) {
 	var reply strings.Builder
 	var rec TurnRecord
 	status := TurnDone
+	topic := Topic(sess.OrgID, sess.Conversation.ID) // each token is published on it
 	history, err := tn.RecentEvents(ctx, sess.Conversation.ID, historyForTurn)
 	if err == nil {
 		in := TurnInput{OrgID: sess.OrgID, ChatbotID: sess.ChatbotID, ConversationID: sess.Conversation.ID,
@@ -495,7 +501,7 @@ func (s *Service) runTurn(ctx context.Context, sess *Session, t *turn) {
 				return porthole.Errorf(porthole.ETOOLARGE, "reply is too long")
 			}
 			reply.WriteString(text)
-			s.publish(ctx, sess, Frame{Type: FrameDelta, TurnID: t.id, Text: text})
+			s.publishRaw(ctx, sess, topic, appendDelta(make([]byte, 0, len(deltaHead)+len(text)+len(t.id)+32), t.id, text))
 			return nil
 		})
 	}

@@ -466,8 +466,13 @@ func (c *socketSession) catchUpLocked(ctx context.Context) error {
 // is filled from the store), live-only ones as they come. An error means
 // the socket is gone.
 func (c *socketSession) relay(ctx context.Context, raw []byte) error {
-	// Only the head is decoded: a streamed token's frame is relayed as
-	// published, without copying its text out.
+	if chat.IsDelta(raw) {
+		// A streamed token: live only, relayed as published.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.writeRaw(ctx, raw)
+	}
+	// Only the head is decoded: the frame is relayed as published.
 	var f struct {
 		Type string `json:"type"`
 		Seq  int64  `json:"seq"`
