@@ -80,6 +80,10 @@ func mustPopulate(b *testing.B, db *store.DB, n int) knowledge.Namespace {
 			b.Fatal(err)
 		}
 	}
+	// As the worker does when it runs out of jobs.
+	if _, err := db.CompactTextIndex(ctx); err != nil {
+		b.Fatal(err)
+	}
 	return knowledge.Namespace{OrgID: org.ID, ChatbotID: bot.ID}
 }
 
