@@ -84,6 +84,10 @@ func parseFlags(args []string) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	if fs.NArg() > 0 {
+		// Flags after a stray word would be ignored silently.
+		return o, fmt.Errorf("unexpected argument %q: every option is a flag (--name value)", fs.Arg(0))
+	}
 	o.Sources = splitList(sources)
 	if o.Duration == 0 {
 		o.Duration = 30e9

@@ -106,6 +106,7 @@ func TestStreamFlags(t *testing.T) {
 		{name: "too many streams", flags: []string{"--sockets", "5001"}, want: "--sockets"},
 		{name: "metrics", flags: []string{"--metrics", "http://127.0.0.1:1/metrics"}, want: "--metrics"},
 		{name: "bad chatbot", flags: []string{"--chatbot", "x"}, want: "--chatbot"},
+		{name: "stray word", flags: []string{"ph_second_key", "--sockets", "10"}, want: "unexpected argument"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
