@@ -245,6 +245,35 @@ func TestTurnEndsWhenTheReplyIsRefused(t *testing.T) {
 	}
 }
 
+// foreignDecisionEngine leaves a decision the store refuses (it names
+// another organization).
+type foreignDecisionEngine struct{}
+
+func (foreignDecisionEngine) Stream(_ context.Context, _ chat.TurnInput, emit func(string) error) (chat.TurnRecord, error) {
+	rec := chat.TurnRecord{Decisions: []audit.Entry{{OrgID: porthole.NewID(), Actor: audit.Actor{Kind: audit.ActorAssistant},
+		Action: audit.ActionKnowledgeLookup, Target: "chatbot:x", Reason: "foreign"}}}
+	return rec, emit("fine reply")
+}
+
+// TestTurnEndsWhenItsRecordIsRefused: a record the store refuses costs the
+// reply and the record, never the turn's end.
+func TestTurnEndsWhenItsRecordIsRefused(t *testing.T) {
+	db := storetest.MustOpenSQLite(t)
+	ctx := context.Background()
+	f := mustFixture(t, db)
+	f.svc = chat.New(chat.Config{DB: db, PubSub: pubsub.NewMemory(), Engine: foreignDecisionEngine{}})
+	defer f.svc.Shutdown(ctx)
+	sess := mustJoin(t, f)
+	sub, _ := f.svc.Subscribe(ctx, sess)
+	defer sub.Close()
+	if _, _, err := f.svc.SendMessage(ctx, sess, "a", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if end := nextFrame(t, sub, chat.FrameTurnEnd); end.Seq == 0 {
+		t.Fatalf("turn_end = %+v, want a stored one", end)
+	}
+}
+
 func TestCancelAndFollowUp(t *testing.T) {
 	db := storetest.MustOpenSQLite(t)
 	ctx := context.Background()

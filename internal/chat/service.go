@@ -530,6 +530,12 @@ func (s *Service) runTurn(ctx context.Context, sess *Session, t *turn) {
 		end.Events = end.Events[len(end.Events)-1:]
 		stored, err = tn.EndTurn(sctx, sess.Conversation.ID, end)
 	}
+	if err != nil && (end.Usage != nil || len(end.Decisions) > 0) {
+		// Nor may what the engine left: the turn's end comes first.
+		s.logger.Error("chat: unable to store the turn's usage and decisions", "conversation", sess.Conversation.ID, "err", err)
+		end.Usage, end.Decisions = nil, nil
+		stored, err = tn.EndTurn(sctx, sess.Conversation.ID, end)
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		s.logger.Error("chat: unable to store turn end", "conversation", sess.Conversation.ID, "err", err)
 	}
