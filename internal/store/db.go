@@ -339,6 +339,21 @@ func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 // inTx runs fn in one transaction with the given scope and commits when fn
 // returns nil.
 func (db *DB) inTx(ctx context.Context, s scope, fn func(*Tx) error) error {
+	// PostgreSQL may break a deadlock between two writers by failing one;
+	// that transaction rolled back whole, so it is run again (twice at most).
+	for attempt := 0; ; attempt++ {
+		err := db.inTxOnce(ctx, s, fn)
+		if attempt == 2 || db.dialect != Postgres || !isDeadlock(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+func isDeadlock(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "SQLSTATE 40P01")
+}
+
+func (db *DB) inTxOnce(ctx context.Context, s scope, fn func(*Tx) error) error {
 	if db.writer != nil && !s.readOnly {
 		select {
 		case db.writer <- struct{}{}:
