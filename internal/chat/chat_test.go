@@ -205,21 +205,8 @@ func (invalidTextEngine) Stream(_ context.Context, in chat.TurnInput, emit func(
 // keep the turn from ending; the sockets get the turn's end, and what the
 // engine handed back (usage, decisions) is stored with it.
 func TestTurnEndsWhenTheReplyIsRefused(t *testing.T) {
-	db := storetest.MustOpenSQLite(t)
 	ctx := context.Background()
-	f := mustFixture(t, db)
-	f.svc = chat.New(chat.Config{DB: db, PubSub: pubsub.NewMemory(), Engine: invalidTextEngine{}})
-	defer f.svc.Shutdown(ctx)
-	sess := mustJoin(t, f)
-	sub, _ := f.svc.Subscribe(ctx, sess)
-	defer sub.Close()
-	if _, _, err := f.svc.SendMessage(ctx, sess, "a", "hello"); err != nil {
-		t.Fatal(err)
-	}
-	end := nextFrame(t, sub, chat.FrameTurnEnd)
-	if end.Seq == 0 {
-		t.Fatalf("turn_end = %+v, want a stored one", end)
-	}
+	db, f, sess := mustStoredTurnEnd(t, invalidTextEngine{})
 	hist, _ := f.svc.History(ctx, sess, 0, 0)
 	for _, h := range hist {
 		if h.Role == store.RoleAssistant && h.Type == chat.FrameMessage {
@@ -258,11 +245,19 @@ func (foreignDecisionEngine) Stream(_ context.Context, _ chat.TurnInput, emit fu
 // TestTurnEndsWhenItsRecordIsRefused: a record the store refuses costs the
 // reply and the record, never the turn's end.
 func TestTurnEndsWhenItsRecordIsRefused(t *testing.T) {
+	mustStoredTurnEnd(t, foreignDecisionEngine{})
+}
+
+// mustStoredTurnEnd sends one visitor message to a service running engine
+// and requires the turn's end to reach the conversation's subscribers as a
+// stored frame.
+func mustStoredTurnEnd(t *testing.T, engine chat.TurnEngine) (*store.DB, *fixture, *chat.Session) {
+	t.Helper()
 	db := storetest.MustOpenSQLite(t)
 	ctx := context.Background()
 	f := mustFixture(t, db)
-	f.svc = chat.New(chat.Config{DB: db, PubSub: pubsub.NewMemory(), Engine: foreignDecisionEngine{}})
-	defer f.svc.Shutdown(ctx)
+	f.svc = chat.New(chat.Config{DB: db, PubSub: pubsub.NewMemory(), Engine: engine})
+	t.Cleanup(func() { _ = f.svc.Shutdown(ctx) })
 	sess := mustJoin(t, f)
 	sub, _ := f.svc.Subscribe(ctx, sess)
 	defer sub.Close()
@@ -272,6 +267,7 @@ func TestTurnEndsWhenItsRecordIsRefused(t *testing.T) {
 	if end := nextFrame(t, sub, chat.FrameTurnEnd); end.Seq == 0 {
 		t.Fatalf("turn_end = %+v, want a stored one", end)
 	}
+	return db, f, sess
 }
 
 func TestCancelAndFollowUp(t *testing.T) {
