@@ -123,9 +123,16 @@ func (m *mergeSnapshot) ids() (convs, visitors []string) {
 
 // lockRows is the row lock of a read that a change depends on: merges of
 // the same contacts are serialized on PostgreSQL (SQLite serializes writes).
+//
+// The lock is FOR NO KEY UPDATE, not FOR UPDATE: a merge never changes a
+// visitor's id, and the weaker lock leaves the row to the foreign-key
+// checks of other writers (FOR KEY SHARE). With FOR UPDATE, a turn's end
+// numbering its second event (whose update of the conversation row checks
+// the row's visitor again) waited for a merge that waited for that
+// conversation row: a deadlock.
 func lockRows(tx *Tx) string {
 	if tx.db.dialect == Postgres {
-		return " FOR UPDATE"
+		return " FOR NO KEY UPDATE"
 	}
 	return ""
 }

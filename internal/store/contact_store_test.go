@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/porthole-chat/porthole/internal/porthole"
 	"github.com/porthole-chat/porthole/internal/store"
@@ -109,6 +110,55 @@ func TestContactMergeChainAndUndoOrder(t *testing.T) {
 		}
 		if _, err := db.Tenant(other.ID).UndoContactMerge(ctx, first.ID); !porthole.IsCode(err, porthole.ENOTFOUND) {
 			t.Fatalf("undo through another tenant = %v; want not found", err)
+		}
+	})
+}
+
+// TestTurnEndDoesNotWaitForAContactMerge: on PostgreSQL a merge locks the
+// contact rows it changes while a turn of one of their conversations may
+// be ending. The turn's end (two events, usage) must not wait for that
+// lock: the merge then waits for the conversation row the turn holds, and
+// the database breaks the deadlock by failing one of them (CI saw it).
+func TestTurnEndDoesNotWaitForAContactMerge(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		if db.Dialect() != store.Postgres {
+			t.Skip("SQLite runs one write transaction at a time; row locks are PostgreSQL's")
+		}
+		ctx := context.Background()
+		org, _ := db.CreateOrganization(ctx, "Acme")
+		tn := db.Tenant(org.ID)
+		bot, _ := tn.CreateChatbot(ctx, "bot")
+		v, conv := mustConversation(t, tn, bot.ID)
+		if _, _, err := tn.AppendEvent(ctx, store.NewEvent{ConversationID: conv.ID, Kind: store.EventMessage, Role: store.RoleVisitor, Text: "hi"}); err != nil {
+			t.Fatal(err)
+		}
+
+		held, release, locked := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() { locked <- tn.HoldContactLock(ctx, v.ID, held, release) }()
+		<-held
+		ended := make(chan error, 1)
+		go func() {
+			_, err := tn.EndTurn(ctx, conv.ID, store.TurnEnd{Events: []store.NewEvent{
+				{Kind: store.EventMessage, Role: store.RoleAssistant, Text: "Hello", TurnID: "t1"},
+				{Kind: store.EventTurnEnd, TurnID: "t1"}}, Usage: &store.TokenUsage{InputTokens: 1, OutputTokens: 1}})
+			ended <- err
+		}()
+		select {
+		case err := <-ended:
+			if err != nil {
+				t.Fatalf("EndTurn beside a locked contact: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			close(release)
+			t.Fatalf("EndTurn waited for the contact's row lock (ended after release: %v)", <-ended)
+		}
+		close(release)
+		if err := <-locked; err != nil {
+			t.Fatal(err)
+		}
+		evs, err := tn.EventsAfter(ctx, conv.ID, 0, 10)
+		if err != nil || len(evs) != 3 || evs[1].Seq != 2 || evs[2].Seq != 3 || evs[2].Kind != store.EventTurnEnd {
+			t.Fatalf("events = %+v, %v", evs, err)
 		}
 	})
 }

@@ -133,10 +133,12 @@ func (t *Tenant) AppendEvent(ctx context.Context, ne NewEvent) (e Event, created
 				return fmt.Errorf("store: unable to read event: %w", err)
 			}
 		}
-		var err error
-		e, err = t.insertEvent(ctx, tx, ne)
-		created = err == nil
-		return err
+		evs, err := t.insertEvents(ctx, tx, ne.ConversationID, []NewEvent{ne})
+		if err != nil {
+			return err
+		}
+		e, created = evs[0], true
+		return nil
 	})
 	if isUniqueViolation(err) && ne.ClientID != "" {
 		// Another request with the same client id won the race: return its event.
@@ -214,19 +216,16 @@ func (t *Tenant) EndTurn(ctx context.Context, conversationID string, end TurnEnd
 	}
 	var out []Event
 	err := t.tx(ctx, func(tx *Tx) error {
-		out = out[:0]
 		if len(events) == 0 {
-			// Numbering an event finds the conversation; without one, look.
+			// Numbering events finds the conversation; without any, look.
 			if err := t.conversationExists(ctx, tx, conversationID); err != nil {
 				return err
 			}
-		}
-		for _, ne := range events {
-			e, err := t.insertEvent(ctx, tx, ne)
-			if err != nil {
+		} else {
+			var err error
+			if out, err = t.insertEvents(ctx, tx, conversationID, events); err != nil {
 				return err
 			}
-			out = append(out, e)
 		}
 		if end.Usage != nil {
 			if err := t.addUsage(ctx, tx, conversationID, *end.Usage); err != nil {
@@ -244,45 +243,53 @@ func (t *Tenant) EndTurn(ctx context.Context, conversationID string, end TurnEnd
 	return out, nil
 }
 
-// insertEvent numbers and stores one validated event inside tx, with its
-// audit entry when it has one.
-func (t *Tenant) insertEvent(ctx context.Context, tx *Tx, ne NewEvent) (Event, error) {
-	var clientID any
-	if ne.ClientID != "" {
-		clientID = ne.ClientID
-	}
-	data := "{}"
-	if len(ne.Data) > 0 {
-		data = string(ne.Data)
-	}
+// insertEvents numbers and stores validated events of one conversation
+// inside tx, consecutively and in order, with their audit entries.
+//
+// One UPDATE numbers them all: it takes the conversation's row lock, so
+// concurrent appends get consecutive numbers in commit order, and on
+// PostgreSQL a second update of a row this transaction already changed
+// would check its foreign keys again, locking the visitor row the
+// conversation points to (contact merges lock that row).
+func (t *Tenant) insertEvents(ctx context.Context, tx *Tx, conversationID string, events []NewEvent) ([]Event, error) {
 	now := millis(t.db.now())
-	// The UPDATE takes the conversation's row lock, so concurrent appends
-	// get consecutive numbers in commit order.
-	var seq int64
-	err := tx.queryRow(ctx, `UPDATE conversations SET last_seq = last_seq + 1, updated_at = ?
-		WHERE org_id = ? AND id = ? RETURNING last_seq`, now, t.orgID, ne.ConversationID).Scan(&seq)
+	var last int64
+	err := tx.queryRow(ctx, `UPDATE conversations SET last_seq = last_seq + ?, updated_at = ?
+		WHERE org_id = ? AND id = ? RETURNING last_seq`, len(events), now, t.orgID, conversationID).Scan(&last)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Event{}, notFound("conversation")
+		return nil, notFound("conversation")
 	}
 	if err != nil {
-		return Event{}, fmt.Errorf("store: unable to number event: %w", err)
+		return nil, fmt.Errorf("store: unable to number event: %w", err)
 	}
-	e := Event{ID: porthole.NewID(), OrgID: t.orgID, ConversationID: ne.ConversationID, Seq: seq, Kind: ne.Kind,
-		Role: ne.Role, Text: ne.Text, ClientID: ne.ClientID, TurnID: ne.TurnID, CreatedAt: fromMillis(now)}
-	if data != "{}" {
-		e.Data = json.RawMessage(data)
-	}
-	_, err = tx.exec(ctx, `INSERT INTO conversation_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.OrgID, e.ConversationID, e.Seq, e.Kind, e.Role, e.Text, clientID, e.TurnID, data, now)
-	if err != nil {
-		return Event{}, fmt.Errorf("store: unable to store event: %w", err)
-	}
-	if ne.Audit != nil {
-		if err := t.recordEventAudit(ctx, tx, ne.ConversationID, *ne.Audit); err != nil {
-			return Event{}, err
+	out := make([]Event, 0, len(events))
+	for i, ne := range events {
+		var clientID any
+		if ne.ClientID != "" {
+			clientID = ne.ClientID
 		}
+		data := "{}"
+		if len(ne.Data) > 0 {
+			data = string(ne.Data)
+		}
+		e := Event{ID: porthole.NewID(), OrgID: t.orgID, ConversationID: conversationID, Seq: last - int64(len(events)-1-i),
+			Kind: ne.Kind, Role: ne.Role, Text: ne.Text, ClientID: ne.ClientID, TurnID: ne.TurnID, CreatedAt: fromMillis(now)}
+		if data != "{}" {
+			e.Data = json.RawMessage(data)
+		}
+		_, err = tx.exec(ctx, `INSERT INTO conversation_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.OrgID, e.ConversationID, e.Seq, e.Kind, e.Role, e.Text, clientID, e.TurnID, data, now)
+		if err != nil {
+			return nil, fmt.Errorf("store: unable to store event: %w", err)
+		}
+		if ne.Audit != nil {
+			if err := t.recordEventAudit(ctx, tx, conversationID, *ne.Audit); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, e)
 	}
-	return e, nil
+	return out, nil
 }
 
 // EventsAfter lists up to limit events of a conversation with seq > afterSeq,

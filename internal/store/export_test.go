@@ -55,3 +55,16 @@ func (t *Tenant) HoldWriteTx(ctx context.Context, held chan<- struct{}, release 
 		return nil
 	})
 }
+
+// HoldContactLock locks a contact's row as a merge does, closes held and
+// keeps the transaction open until release is closed.
+func (t *Tenant) HoldContactLock(ctx context.Context, contactID string, held chan<- struct{}, release <-chan struct{}) error {
+	return t.tx(ctx, func(tx *Tx) error {
+		if _, err := t.contact(ctx, tx, contactID, true); err != nil {
+			return err
+		}
+		close(held)
+		<-release
+		return nil
+	})
+}
