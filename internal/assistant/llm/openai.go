@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
-	"github.com/openai/openai-go/packages/ssestream"
 )
 
 // openAIDefaultBaseURL is OpenAI's own API, used when BaseURL is empty.
@@ -72,24 +72,31 @@ func (a *openAIAdapter) open(ctx context.Context, req Request) (attempt, error) 
 		return nil, err
 	}
 	// What ChatCompletionService.NewStreaming does, with the body ours
-	// (openAIRequestBody says why) and the stream's element type ours:
+	// (openAIRequestBody says why) and the events read by sseReader into a
+	// struct of the fields the adapter reads, reused from chunk to chunk:
 	// openai-go's ChatCompletionChunk decodes every field of every chunk
-	// through its reflective decoder (about 6 KB allocated per token), where
-	// the adapter reads a handful of them (docs/benchmarks.md, "Assistant:
-	// overhead per streamed token").
+	// through its reflective decoder (about 6 KB allocated per token), and
+	// its event decoder allocates each event's data afresh
+	// (docs/benchmarks.md, "Assistant: overhead per streamed token").
+	// Transport, authentication and API errors stay the SDK's.
 	var opts []option.RequestOption
 	if a.keyOpt != nil {
 		opts = []option.RequestOption{a.keyOpt}
 	}
 	var raw *http.Response
-	err = a.client.Post(ctx, "chat/completions", body, &raw, opts...)
-	s := ssestream.NewStream[openAIChunk](ssestream.NewDecoder(raw), err)
-	if err := s.Err(); err != nil {
-		s.Close()
+	if err := a.client.Post(ctx, "chat/completions", body, &raw, opts...); err != nil {
 		return nil, err
 	}
-	return &openAIAttempt{stream: s, calls: make(map[int64]*toolCallBuilder)}, nil
+	if raw == nil || raw.Body == nil {
+		return nil, errors.New("the upstream answered without a body")
+	}
+	return &openAIAttempt{events: newSSEReader(raw.Body, openAISSEBuffer), json: newEventJSON(),
+		calls: make(map[int64]*toolCallBuilder)}, nil
 }
+
+// openAISSEBuffer is the read buffer of a reply's event stream: a token's
+// chunk is a few hundred bytes, and longer lines are still read whole.
+const openAISSEBuffer = 1024
 
 func (a *openAIAdapter) classify(err error) failure {
 	var cfgErr *Error
@@ -105,8 +112,12 @@ func (a *openAIAdapter) classify(err error) failure {
 		}
 		return f
 	}
-	if err != nil && strings.HasPrefix(err.Error(), "received error while streaming") {
+	var streamErr *openAIStreamError
+	if errors.As(err, &streamErr) {
 		// An {"error":…} object inside a 200 stream: the server gave up.
+		return failure{kind: ErrUpstream, err: err}
+	}
+	if errors.Is(err, errSSELineTooLong) || errors.Is(err, errOpenAIChunk) {
 		return failure{kind: ErrUpstream, err: err}
 	}
 	return classifyTransportError(err)
@@ -173,28 +184,75 @@ type openAIChunk struct {
 		PromptTokens     int64 `json:"prompt_tokens"`
 		CompletionTokens int64 `json:"completion_tokens"`
 	} `json:"usage"`
+	// Error is an error object the server sent inside the stream.
+	Error json.RawMessage `json:"error"`
 }
 
+// openAIStreamError is an error object inside a streamed reply.
+type openAIStreamError struct{ raw string }
+
+func (e *openAIStreamError) Error() string { return "received error while streaming: " + e.raw }
+
+// errOpenAIChunk wraps a chunk that is not a chunk.
+var errOpenAIChunk = errors.New("the upstream sent an event that is not a chat completion chunk")
+
 type openAIAttempt struct {
-	stream *ssestream.Stream[openAIChunk]
+	events *sseReader
+	json   *eventJSON
+	chunk  openAIChunk // decoded into again for each event
+	done   bool        // [DONE] was read; the rest is read and ignored
 	calls  map[int64]*toolCallBuilder
-	queue  []Event
+	queue  []Event // events to return, from queue[head]
+	head   int
 	finish string
 	usage  Usage
 }
 
-func (a *openAIAttempt) close() { a.stream.Close() }
+func (a *openAIAttempt) close() { a.events.Close() }
+
+// nextChunk decodes the stream's next chunk into a.chunk; ok is false at
+// the stream's end, with the error that ended it.
+func (a *openAIAttempt) nextChunk() (ok bool, err error) {
+	for {
+		data, ok := a.events.next()
+		if !ok {
+			return false, a.events.Err()
+		}
+		if a.done {
+			continue // read on to the end, so the connection can be reused
+		}
+		if bytes.HasPrefix(data, []byte("[DONE]")) {
+			a.done = true
+			continue
+		}
+		// The decoder reuses slices' elements without zeroing them: clear
+		// what the last chunk left.
+		clear(a.chunk.Choices[:cap(a.chunk.Choices)])
+		a.chunk = openAIChunk{Choices: a.chunk.Choices[:0]}
+		if err := a.json.decode(data, &a.chunk); err != nil {
+			return false, fmt.Errorf("%w: %w", errOpenAIChunk, err)
+		}
+		if e := a.chunk.Error; len(e) > 0 && string(e) != "null" {
+			return false, &openAIStreamError{raw: string(e)}
+		}
+		return true, nil
+	}
+}
 
 func (a *openAIAttempt) next() (Event, bool, error) {
-	if len(a.queue) > 0 {
-		ev := a.queue[0]
-		a.queue = a.queue[1:]
+	if a.head < len(a.queue) {
+		ev := a.queue[a.head]
+		a.queue[a.head] = Event{}
+		if a.head++; a.head == len(a.queue) {
+			a.queue, a.head = a.queue[:0], 0 // drained: the array is reused
+		}
 		return ev, false, nil
 	}
-	if !a.stream.Next() {
-		if err := a.stream.Err(); err != nil {
-			return Event{}, false, err
-		}
+	ok, err := a.nextChunk()
+	if err != nil {
+		return Event{}, false, err
+	}
+	if !ok {
 		if a.finish == "" {
 			return Event{}, false, errTruncated
 		}
@@ -203,7 +261,7 @@ func (a *openAIAttempt) next() (Event, bool, error) {
 			Event{Kind: EventDone, StopReason: openAIStopReason(a.finish)})
 		return Event{}, false, nil
 	}
-	chunk := a.stream.Current()
+	chunk := &a.chunk
 	if u := chunk.Usage; u.PromptTokens != 0 || u.CompletionTokens != 0 {
 		a.usage = Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}
 	}

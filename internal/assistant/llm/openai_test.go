@@ -485,3 +485,60 @@ func BenchmarkOpenAIStreamPerToken(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*tokens), "ns/token")
 }
+
+// rawStream answers with a 200 event stream of exactly body.
+func rawStream(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+// TestOpenAIStreamWireVariants: what compatible servers send besides
+// plain "data:" lines (keep-alive comments, CRLF, a chunk over two data
+// lines, named events, chunks without content, text after [DONE]) yields
+// the reply and nothing else; a chunk's fields never carry into the next.
+func TestOpenAIStreamWireVariants(t *testing.T) {
+	stream := ": OPENROUTER PROCESSING\r\n\r\n" +
+		"data: " + llmtest.OpenAIRole() + "\r\n\r\n" +
+		"data: " + llmtest.OpenAIText("Yes, ") + "\n\n" +
+		": keep-alive\n\n" +
+		"data: {\"choices\":[{\"index\":0,\n" + "data: \"delta\":{\"content\":\"we ship.\"},\"finish_reason\":null}]}\n\n" +
+		"event: message\n" + "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":null}]}\n\n" +
+		"data: " + llmtest.OpenAIFinish("stop") + "\n\n" +
+		"data: " + llmtest.OpenAIUsage(7, 2) + "\n\n" +
+		"data: [DONE]\n\n" +
+		"data: " + llmtest.OpenAIText("after the end") + "\n\n"
+	u := mustUpstream(t, rawStream(stream))
+	p, _ := mustProvider(t, openAIConfig(u))
+	evs := collectEvents(t, mustStream(t, context.Background(), p, baseRequest))
+	if got := textOf(evs); got != "Yes, we ship." {
+		t.Errorf("text %q", got)
+	}
+	last := lastEvent(t, evs)
+	if last.Kind != llm.EventDone || last.StopReason != llm.StopEnd {
+		t.Fatalf("last event %+v", last)
+	}
+	if usage := evs[len(evs)-2].Usage; evs[len(evs)-2].Kind != llm.EventUsage || usage != (llm.Usage{InputTokens: 7, OutputTokens: 2}) {
+		t.Errorf("usage event %+v", evs[len(evs)-2])
+	}
+}
+
+// TestOpenAIStreamGarbageIsAnUpstreamError: an event that is not one chunk
+// ends the reply with an upstream error, after the text that came before.
+func TestOpenAIStreamGarbageIsAnUpstreamError(t *testing.T) {
+	for _, bad := range []string{"<html>502 Bad Gateway</html>", `{"choices":[]} {"choices":[]}`, `{"choices":[{"index":0,"delta":{"content":"x"}`} {
+		t.Run(bad, func(t *testing.T) {
+			u := mustUpstream(t, rawStream("data: "+llmtest.OpenAIText("Hel")+"\n\ndata: "+bad+"\n\n"))
+			p, _ := mustProvider(t, openAIConfig(u))
+			evs := collectEvents(t, mustStream(t, context.Background(), p, baseRequest))
+			if e := mustErrorEvent(t, evs, llm.ErrUpstream); !e.AfterOutput || textOf(evs) != "Hel" {
+				t.Fatalf("error %+v after text %q", e, textOf(evs))
+			}
+			if u.count() != 1 {
+				t.Fatalf("%d requests; a reply that sent text is not retried", u.count())
+			}
+		})
+	}
+}
