@@ -194,7 +194,11 @@ func (e *Engine) stream(ctx context.Context, ts *turnState, question string) err
 	if err != nil {
 		return e.fail(ctx, ts, err)
 	}
-	usage, done, err := e.converse(ctx, ts, provider, historyMessages(in.History, cfg.HistoryTokens))
+	messages := historyMessages(in.History, cfg.HistoryTokens)
+	// The stored events are not read past here, and a turn streams for
+	// seconds: at a thousand streams they were a third of the live heap.
+	in.History, ts.in.History = nil, nil
+	usage, done, err := e.converse(ctx, ts, provider, messages)
 	e.finish(ctx, ts, scopes, usage, done)
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err()
@@ -350,11 +354,12 @@ func (e *Engine) streamOnce(ctx context.Context, provider llm.Provider, req llm.
 		return res, err
 	}
 	defer stream.Close()
-	var text strings.Builder
+	// This round's text is the end of the turn's reply (ts.write keeps it).
+	start := ts.reply.Len()
 	for {
 		ev, ok := stream.Next()
 		if !ok {
-			res.text = text.String()
+			res.text = ts.reply.String()[start:]
 			if ctx.Err() != nil {
 				return res, ctx.Err()
 			}
@@ -362,9 +367,8 @@ func (e *Engine) streamOnce(ctx context.Context, provider llm.Provider, req llm.
 		}
 		switch ev.Kind {
 		case llm.EventText:
-			text.WriteString(ev.Text)
 			if err := ts.write(ev.Text); err != nil {
-				res.text = text.String()
+				res.text = ts.reply.String()[start:]
 				return res, err
 			}
 		case llm.EventToolCall:
@@ -374,7 +378,7 @@ func (e *Engine) streamOnce(ctx context.Context, provider llm.Provider, req llm.
 		case llm.EventDone:
 			res.done = ev
 		case llm.EventError:
-			res.text = text.String()
+			res.text = ts.reply.String()[start:]
 			if ctx.Err() != nil {
 				return res, ctx.Err()
 			}
