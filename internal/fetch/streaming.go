@@ -119,6 +119,13 @@ func NewStreamingHTTPClient(opts StreamingOptions) *http.Client {
 		ResponseHeaderTimeout:  opts.ResponseHeaderTimeout,
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: 64 << 10,
+		// A streamed reply comes in chunks of a few hundred bytes, and a
+		// connection is held for each reply in flight: the default 4 KiB
+		// each way was 8 MB of live heap at 1,000 streams. Longer header
+		// lines are still read whole, and a request body larger than the
+		// buffer is written past it.
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
 	}
 	return &http.Client{
 		Transport: transport,

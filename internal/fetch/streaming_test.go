@@ -2,6 +2,7 @@ package fetch_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -86,5 +87,34 @@ func TestStreamingClientFollowsNoRedirectAndUsesNoProxy(t *testing.T) {
 	}
 	if c.Timeout != 0 {
 		t.Errorf("client timeout %v; a stream must not have a total timeout", c.Timeout)
+	}
+}
+
+// TestStreamingClientCarriesLargeMessages: the connection buffers are small
+// (a streamed reply comes in small chunks), and large requests, header
+// lines and bodies still pass whole.
+func TestStreamingClientCarriesLargeMessages(t *testing.T) {
+	body := strings.Repeat("request ", 20000)
+	header := strings.Repeat("h", 30000)
+	reply := strings.Repeat("reply ", 50000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ := io.ReadAll(r.Body)
+		if string(got) != body {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("X-Long", header)
+		_, _ = io.WriteString(w, reply)
+	}))
+	t.Cleanup(srv.Close)
+	c := fetch.NewStreamingHTTPClient(fetch.StreamingOptionsForTest(t, fetch.StreamingOptions{}, srv.Listener.Addr().String()))
+	resp, err := c.Post(srv.URL+"/v1/", "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("X-Long") != header || string(got) != reply {
+		t.Fatalf("status %d, header %d bytes, body %d bytes, err %v", resp.StatusCode, len(resp.Header.Get("X-Long")), len(got), err)
 	}
 }
