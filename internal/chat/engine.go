@@ -21,8 +21,9 @@ type TurnInput struct {
 	// the trusted proxies); the zero Addr when unknown. The assistant's
 	// per-IP budget counts against it.
 	ClientIP netip.Addr
-	// History holds the conversation's latest stored events, oldest first;
-	// the last visitor message is the one to answer.
+	// History holds the conversation's latest stored messages (events of
+	// kind message), oldest first; the last visitor message is the one to
+	// answer.
 	History []store.Event
 }
 

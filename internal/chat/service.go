@@ -28,8 +28,10 @@ const ContactFormID = "contact"
 const (
 	defaultOfflineNote = "We are offline right now. Leave your name and email and we will get back to you."
 	thanksNote         = "Thank you! We will get back to you soon."
-	historyForTurn     = 100
-	storeTimeout       = 10 * time.Second
+	// historyForTurn is how many of its newest messages a turn reads; the
+	// engine keeps what fits its token budget.
+	historyForTurn = 50
+	storeTimeout   = 10 * time.Second
 )
 
 var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -489,7 +491,7 @@ func (s *Service) runTurn(ctx context.Context, sess *Session, t *turn) {
 	var rec TurnRecord
 	status := TurnDone
 	topic := Topic(sess.OrgID, sess.Conversation.ID) // each token is published on it
-	history, err := tn.RecentEvents(ctx, sess.Conversation.ID, historyForTurn)
+	history, err := tn.RecentMessages(ctx, sess.Conversation.ID, historyForTurn)
 	if err == nil {
 		in := TurnInput{OrgID: sess.OrgID, ChatbotID: sess.ChatbotID, ConversationID: sess.Conversation.ID,
 			VisitorID: sess.Visitor.ID, TurnID: t.id, ClientIP: sess.ClientIP, History: history}

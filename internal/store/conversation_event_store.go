@@ -326,10 +326,11 @@ func (t *Tenant) listEvents(ctx context.Context, query string, args ...any) ([]E
 	return list, err
 }
 
-// RecentEvents lists up to limit of a conversation's newest events, oldest
-// first: one read where the conversation's last number and then the events
-// after it would be two.
-func (t *Tenant) RecentEvents(ctx context.Context, conversationID string, limit int) ([]Event, error) {
+// RecentMessages lists up to limit of a conversation's newest message
+// events (visitor, assistant and agent messages; no turn ends, forms or
+// notes), oldest first, in one read. It is a turn's history: the other
+// kinds were a third of its rows, and none of them is sent to a model.
+func (t *Tenant) RecentMessages(ctx context.Context, conversationID string, limit int) ([]Event, error) {
 	if !porthole.ValidID(conversationID) {
 		return nil, notFound("conversation")
 	}
@@ -337,7 +338,7 @@ func (t *Tenant) RecentEvents(ctx context.Context, conversationID string, limit 
 		limit = 1000
 	}
 	list, err := t.listEvents(ctx, `SELECT `+eventColumns+` FROM conversation_events
-		WHERE org_id = ? AND conversation_id = ? ORDER BY seq DESC LIMIT ?`, t.orgID, conversationID, limit)
+		WHERE org_id = ? AND conversation_id = ? AND kind = ? ORDER BY seq DESC LIMIT ?`, t.orgID, conversationID, EventMessage, limit)
 	slices.Reverse(list)
 	return list, err
 }

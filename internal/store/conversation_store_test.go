@@ -305,8 +305,9 @@ func TestEndTurn(t *testing.T) {
 	})
 }
 
-// TestRecentEvents: the newest events, oldest first, only the tenant's own.
-func TestRecentEvents(t *testing.T) {
+// TestRecentMessages: the newest messages, oldest first, only the
+// tenant's own; other kinds of event are not among them.
+func TestRecentMessages(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		a, b := mustOrg(t, db, "A"), mustOrg(t, db, "B")
@@ -318,8 +319,14 @@ func TestRecentEvents(t *testing.T) {
 				Role: store.RoleVisitor, Text: fmt.Sprint("m", i+1)}); err != nil {
 				t.Fatal(err)
 			}
+			if i >= 2 {
+				// A turn's end between messages is not a message.
+				if _, err := ta.EndTurn(ctx, conv.ID, store.TurnEnd{Events: []store.NewEvent{{Kind: store.EventTurnEnd, TurnID: fmt.Sprint("t", i)}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
-		got, err := ta.RecentEvents(ctx, conv.ID, 3)
+		got, err := ta.RecentMessages(ctx, conv.ID, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,13 +334,13 @@ func TestRecentEvents(t *testing.T) {
 		for _, e := range got {
 			texts = append(texts, fmt.Sprint(e.Seq, e.Text))
 		}
-		if !slices.Equal(texts, []string{"3m3", "4m4", "5m5"}) {
-			t.Fatalf("recent events = %q", texts)
+		if !slices.Equal(texts, []string{"3m3", "5m4", "7m5"}) {
+			t.Fatalf("recent messages = %q", texts)
 		}
-		if got, err := tb.RecentEvents(ctx, conv.ID, 3); err != nil || len(got) != 0 {
+		if got, err := tb.RecentMessages(ctx, conv.ID, 3); err != nil || len(got) != 0 {
 			t.Fatalf("another tenant read %d events (%v)", len(got), err)
 		}
-		_, err = ta.RecentEvents(ctx, "not an id", 3)
+		_, err = ta.RecentMessages(ctx, "not an id", 3)
 		wantCode(t, err, porthole.ENOTFOUND)
 	})
 }
