@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/anthropics/anthropic-sdk-go"
 	"github.com/anthropics/anthropic-sdk-go/option"
-	"github.com/anthropics/anthropic-sdk-go/packages/ssestream"
 )
 
 // anthropicDefaultBaseURL is Anthropic's public API.
@@ -33,9 +32,11 @@ func newAnthropicAdapter(cfg Config) func(key string) adapter {
 		option.WithMaxRetries(0),
 		option.WithoutOpenTelemetry(), // spans could carry visitor text
 	}
-	svc := anthropic.NewMessageService(slices.Clip(opts)...)
+	// Clip so the SDK's append on every request never writes into a
+	// backing array shared by concurrent streams.
+	client := &anthropic.Client{Options: slices.Clip(opts)}
 	return func(key string) adapter {
-		a := &anthropicAdapter{svc: svc}
+		a := &anthropicAdapter{client: client}
 		if key != "" {
 			a.keyOpt = option.WithAPIKey(key)
 		}
@@ -44,7 +45,7 @@ func newAnthropicAdapter(cfg Config) func(key string) adapter {
 }
 
 type anthropicAdapter struct {
-	svc    anthropic.MessageService
+	client *anthropic.Client
 	keyOpt option.RequestOption
 }
 
@@ -57,12 +58,20 @@ func (a *anthropicAdapter) open(ctx context.Context, req Request) (attempt, erro
 	if a.keyOpt != nil {
 		opts = append(opts, a.keyOpt)
 	}
-	s := a.svc.NewStreaming(ctx, params, opts...)
-	if err := s.Err(); err != nil {
-		s.Close()
+	// What MessageService.NewStreaming does (its tracing is off), with the
+	// events read as the OpenAI adapter reads them (openai.go says why):
+	// the SDK's union of stream events decodes every field of every event
+	// reflectively. Transport, authentication and API errors stay the SDK's.
+	opts = append(opts, option.WithJSONSet("stream", true))
+	var raw *http.Response
+	if err := a.client.Post(ctx, "v1/messages", params, &raw, opts...); err != nil {
 		return nil, err
 	}
-	return &anthropicAttempt{stream: s, tools: make(map[int64]*toolCallBuilder)}, nil
+	if raw == nil || raw.Body == nil {
+		return nil, errors.New("the upstream answered without a body")
+	}
+	return &anthropicAttempt{events: newSSEReader(raw.Body, sseReadBuffer), json: newEventJSON(),
+		tools: make(map[int64]*toolCallBuilder)}, nil
 }
 
 func anthropicParams(req Request) (anthropic.MessageNewParams, error) {
@@ -150,8 +159,18 @@ func (a *anthropicAdapter) classify(err error) failure {
 	var apiErr *anthropic.Error
 	if errors.As(err, &apiErr) {
 		f := failure{status: apiErr.StatusCode}
+		f.kind, f.retryable = classifyStatus(apiErr.StatusCode)
+		if apiErr.Response != nil && apiErr.StatusCode >= 400 {
+			f.retryAfter = retryAfter(apiErr.Response.Header)
+		}
+		f.err = upstreamError(apiErr.StatusCode, anthropicErrorMessage(apiErr))
+		return f
+	}
+	var streamErr *anthropicStreamError
+	if errors.As(err, &streamErr) {
 		// An error event inside a 200 stream carries its kind in the body.
-		switch apiErr.Type() {
+		f := failure{kind: ErrUpstream, err: streamErr}
+		switch anthropic.ErrorType(streamErr.Type) {
 		case anthropic.ErrorTypeOverloadedError, anthropic.ErrorTypeAPIError, anthropic.ErrorTypeTimeoutError:
 			f.kind, f.retryable = ErrUnavailable, true
 		case anthropic.ErrorTypeRateLimitError:
@@ -160,23 +179,24 @@ func (a *anthropicAdapter) classify(err error) failure {
 			f.kind = ErrAuth
 		case anthropic.ErrorTypeInvalidRequestError, anthropic.ErrorTypeNotFoundError:
 			f.kind = ErrBadRequest
-		default:
-			f.kind, f.retryable = classifyStatus(apiErr.StatusCode)
 		}
-		if apiErr.StatusCode >= 400 {
-			f.kind, f.retryable = classifyStatus(apiErr.StatusCode)
-		}
-		if apiErr.Response != nil && apiErr.StatusCode >= 400 {
-			f.retryAfter = retryAfter(apiErr.Response.Header)
-		}
-		f.err = upstreamError(apiErr.StatusCode, anthropicErrorMessage(apiErr))
 		return f
 	}
-	if err != nil && strings.HasPrefix(err.Error(), "received error while streaming") {
+	if errors.Is(err, errSSELineTooLong) || errors.Is(err, errAnthropicEvent) {
 		return failure{kind: ErrUpstream, err: err}
 	}
 	return classifyTransportError(err)
 }
+
+// anthropicStreamError is an error event inside a streamed reply.
+type anthropicStreamError struct{ Type, Message string }
+
+func (e *anthropicStreamError) Error() string {
+	return fmt.Sprintf("upstream sent an error event: %s: %s", e.Type, e.Message)
+}
+
+// errAnthropicEvent wraps an event that is not a stream event.
+var errAnthropicEvent = errors.New("the upstream sent an event that is not a message stream event")
 
 // anthropicErrorMessage pulls error.message out of the error body.
 func anthropicErrorMessage(e *anthropic.Error) string {
@@ -195,15 +215,52 @@ func anthropicErrorMessage(e *anthropic.Error) string {
 	return body.Error.Type + ": " + body.Error.Message
 }
 
+// anthropicUsage is the usage of a message_start's message or a
+// message_delta.
+type anthropicUsage struct {
+	InputTokens              int64 `json:"input_tokens"`
+	OutputTokens             int64 `json:"output_tokens"`
+	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens"`
+	CacheReadInputTokens     int64 `json:"cache_read_input_tokens"`
+}
+
+// anthropicEvent is the part of a Messages stream event the adapter reads.
+type anthropicEvent struct {
+	Type    string `json:"type"`
+	Index   int64  `json:"index"`
+	Message struct {
+		Usage anthropicUsage `json:"usage"`
+	} `json:"message"`
+	ContentBlock struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+		Name string `json:"name"`
+		Text string `json:"text"`
+	} `json:"content_block"`
+	Delta struct {
+		Type        string `json:"type"`
+		Text        string `json:"text"`
+		PartialJSON string `json:"partial_json"`
+		StopReason  string `json:"stop_reason"`
+	} `json:"delta"`
+	Usage anthropicUsage `json:"usage"`
+	Error struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
 type anthropicAttempt struct {
-	stream     *ssestream.Stream[anthropic.MessageStreamEventUnion]
+	events     *sseReader
+	json       *eventJSON
+	ev         anthropicEvent             // decoded into again for each event
 	tools      map[int64]*toolCallBuilder // open tool_use blocks by index
 	queue      []Event
 	usage      Usage
 	stopReason string
 }
 
-func (a *anthropicAttempt) close() { a.stream.Close() }
+func (a *anthropicAttempt) close() { a.events.Close() }
 
 func (a *anthropicAttempt) next() (Event, bool, error) {
 	if len(a.queue) > 0 {
@@ -211,13 +268,18 @@ func (a *anthropicAttempt) next() (Event, bool, error) {
 		a.queue = a.queue[1:]
 		return ev, false, nil
 	}
-	if !a.stream.Next() {
-		if err := a.stream.Err(); err != nil {
+	data, ok := a.events.next()
+	if !ok {
+		if err := a.events.Err(); err != nil {
 			return Event{}, false, err
 		}
 		return Event{}, false, errTruncated // no message_stop
 	}
-	ev := a.stream.Current()
+	a.ev = anthropicEvent{} // no slices: zeroing clears all the last event left
+	if err := a.json.decode(data, &a.ev); err != nil {
+		return Event{}, false, fmt.Errorf("%w: %w", errAnthropicEvent, err)
+	}
+	ev := &a.ev
 	switch ev.Type {
 	case "message_start":
 		u := ev.Message.Usage
@@ -252,7 +314,7 @@ func (a *anthropicAttempt) next() (Event, bool, error) {
 		}
 	case "message_delta":
 		if ev.Delta.StopReason != "" {
-			a.stopReason = string(ev.Delta.StopReason)
+			a.stopReason = ev.Delta.StopReason
 		}
 		// message_delta usage is cumulative.
 		if ev.Usage.OutputTokens != 0 {
@@ -264,6 +326,8 @@ func (a *anthropicAttempt) next() (Event, bool, error) {
 	case "message_stop":
 		a.queue = append(a.queue, Event{Kind: EventDone, StopReason: anthropicStopReason(a.stopReason)})
 		return Event{Kind: EventUsage, Usage: a.usage}, false, nil
+	case "error":
+		return Event{}, false, &anthropicStreamError{Type: ev.Error.Type, Message: ev.Error.Message}
 	}
 	return Event{}, false, nil
 }

@@ -267,3 +267,54 @@ func TestAnthropicIgnoresTheProcessEnvironment(t *testing.T) {
 		t.Errorf("the operator's environment leaked into a tenant request: %v", h)
 	}
 }
+
+// TestAnthropicStreamWireVariants: comments, pings and event types the
+// adapter does not know pass without a trace, and an event that is not
+// one JSON object, or an error event of a kind it does not know, ends the
+// reply with an upstream error after the text before it.
+func TestAnthropicStreamWireVariants(t *testing.T) {
+	head := "event: message_start\ndata: " + llmtest.AnthropicMessageStart(25) + "\n\n" +
+		": keep-alive\n\n" +
+		"event: content_block_start\r\ndata: " + llmtest.AnthropicTextStart(0) + "\r\n\r\n" +
+		"event: something_new\ndata: {\"type\":\"something_new\",\"index\":0}\n\n" +
+		"event: content_block_delta\ndata: " + llmtest.AnthropicTextDelta(0, "We ") + "\n\n"
+	end := "event: content_block_delta\ndata: " + llmtest.AnthropicTextDelta(0, "ship.") + "\n\n" +
+		"event: content_block_stop\ndata: " + llmtest.AnthropicBlockStop(0) + "\n\n" +
+		"event: message_delta\ndata: " + llmtest.AnthropicMessageDelta("end_turn", 2) + "\n\n" +
+		"event: message_stop\ndata: " + llmtest.AnthropicMessageStop() + "\n\n"
+	u := mustUpstream(t, rawStream(head+end))
+	p, _ := mustProvider(t, anthropicConfig(u))
+	evs := collectEvents(t, mustStream(t, context.Background(), p, baseRequest))
+	if textOf(evs) != "We ship." || lastEvent(t, evs).Kind != llm.EventDone {
+		t.Fatalf("events %+v", evs)
+	}
+
+	for _, bad := range []string{"<html>502</html>", `{"type":"error","error":{"type":"brand_new_error","message":"?"}}`} {
+		u := mustUpstream(t, rawStream(head+"event: error\ndata: "+bad+"\n\n"))
+		p, _ := mustProvider(t, anthropicConfig(u))
+		evs := collectEvents(t, mustStream(t, context.Background(), p, baseRequest))
+		if e := mustErrorEvent(t, evs, llm.ErrUpstream); !e.AfterOutput || textOf(evs) != "We " || u.count() != 1 {
+			t.Fatalf("%s: error %+v after %q, %d requests", bad, e, textOf(evs), u.count())
+		}
+	}
+}
+
+// BenchmarkAnthropicStreamPerToken measures what this package adds per
+// streamed text delta, against a local server that sends them back to back
+// (its own allocations are in the figure too).
+func BenchmarkAnthropicStreamPerToken(b *testing.B) {
+	const tokens = 1000
+	chunks := make([]string, tokens)
+	for i := range chunks {
+		chunks[i] = "tok "
+	}
+	u := mustUpstream(b, anthropicText(chunks...))
+	p, _ := mustProvider(b, anthropicConfig(u))
+	b.ReportAllocs()
+	for b.Loop() {
+		if reply, err := llm.Collect(mustStream(b, context.Background(), p, baseRequest)); err != nil || len(reply.Text) != 4*tokens {
+			b.Fatalf("reply of %d bytes, %v", len(reply.Text), err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*tokens), "ns/token")
+}

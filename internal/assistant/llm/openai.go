@@ -90,13 +90,9 @@ func (a *openAIAdapter) open(ctx context.Context, req Request) (attempt, error) 
 	if raw == nil || raw.Body == nil {
 		return nil, errors.New("the upstream answered without a body")
 	}
-	return &openAIAttempt{events: newSSEReader(raw.Body, openAISSEBuffer), json: newEventJSON(),
+	return &openAIAttempt{events: newSSEReader(raw.Body, sseReadBuffer), json: newEventJSON(),
 		calls: make(map[int64]*toolCallBuilder)}, nil
 }
-
-// openAISSEBuffer is the read buffer of a reply's event stream: a token's
-// chunk is a few hundred bytes, and longer lines are still read whole.
-const openAISSEBuffer = 1024
 
 func (a *openAIAdapter) classify(err error) failure {
 	var cfgErr *Error

@@ -14,6 +14,11 @@ import (
 // chunks. A longer line is a broken or hostile upstream, not a reply.
 const maxSSELine = 4 << 20
 
+// sseReadBuffer is the read buffer of a reply's event stream: an event
+// of a streamed reply is a few hundred bytes, and longer lines are still
+// read whole.
+const sseReadBuffer = 1024
+
 // errSSELineTooLong is the error of a stream with a line over maxSSELine.
 var errSSELineTooLong = fmt.Errorf("an event stream line is over %d bytes", maxSSELine)
 
