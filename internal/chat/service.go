@@ -242,19 +242,15 @@ func (s *Service) SendMessage(ctx context.Context, sess *Session, clientID, text
 	}
 	tn := s.db.Tenant(sess.OrgID)
 	// Routing is decided before the message is stored, so the decision is
-	// recorded in the Wake in the message's own transaction.
-	settings, err := tn.WidgetSettings(ctx, sess.ChatbotID)
+	// recorded in the Wake in the message's own transaction. Issue 5: who
+	// handles the conversation (the assistant, a waiting queue or an agent
+	// holding the lease) narrows it; see routeVisitorMessage and
+	// afterVisitorMessage in handoff.go.
+	settings, handling, err := tn.MessageRouting(ctx, sess.ChatbotID, sess.Conversation.ID)
 	if err != nil {
 		return Frame{}, false, err
 	}
 	online := InActiveHours(settings, s.now())
-	// Issue 5: who handles the conversation (the assistant, a waiting
-	// queue or an agent holding the lease) narrows the routing; see
-	// routeVisitorMessage and afterVisitorMessage in handoff.go.
-	handling, err := tn.InboxConversation(ctx, sess.Conversation.ID)
-	if err != nil {
-		return Frame{}, false, err
-	}
 	route := &entryAndOnline{entry: routingDecision(sess, settings, online), online: online, turn: online}
 	s.routeVisitorMessage(handling, text, route)
 	ev, created, err := tn.AppendEvent(ctx, store.NewEvent{ConversationID: sess.Conversation.ID, Kind: store.EventMessage,

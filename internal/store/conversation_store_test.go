@@ -198,6 +198,19 @@ func TestWidgetSettings(t *testing.T) {
 		_, err = tb.PutWidgetSettings(ctx, s)
 		wantCode(t, err, porthole.ENOTFOUND)
 
+		// MessageRouting reads the same settings and the conversation's
+		// handling in one transaction; the tenant's own only.
+		_, conv := mustConversation(t, ta, bot.ID)
+		rs, handling, err := ta.MessageRouting(ctx, bot.ID, conv.ID)
+		if err != nil || rs.Greeting != "Hello" || len(rs.ActiveHours) != 1 || handling.ID != conv.ID || handling.State != store.StateOpen {
+			t.Fatalf("MessageRouting = %+v, %+v, %v", rs, handling, err)
+		}
+		_, _, err = tb.MessageRouting(ctx, bot.ID, conv.ID)
+		wantCode(t, err, porthole.ENOTFOUND)
+		other := mustChatbot(t, tb, "other")
+		_, _, err = tb.MessageRouting(ctx, other.ID, conv.ID)
+		wantCode(t, err, porthole.ENOTFOUND)
+
 		bad := []struct {
 			name   string
 			change func(*store.WidgetSettings)

@@ -112,41 +112,74 @@ func (t *Tenant) WidgetSettings(ctx context.Context, chatbotID string) (WidgetSe
 	if !porthole.ValidID(chatbotID) {
 		return WidgetSettings{}, notFound("chatbot")
 	}
-	s := DefaultWidgetSettings(t.orgID, chatbotID)
+	var s WidgetSettings
 	err := t.read(ctx, func(tx *Tx) error {
-		var n int
-		if err := tx.queryRow(ctx, `SELECT count(*) FROM chatbots WHERE org_id = ? AND id = ?`, t.orgID, chatbotID).Scan(&n); err != nil {
-			return fmt.Errorf("store: unable to read chatbot: %w", err)
-		}
-		if n == 0 {
-			return notFound("chatbot")
-		}
-		var hours, allow, deny string
-		var updated int64
-		err := tx.queryRow(ctx, `SELECT greeting, color, position, language, time_zone, active_hours, allow_cidrs, deny_cidrs,
-				offline_note, identity_secret, identity_public_key, updated_at
-			FROM chatbot_widget_settings WHERE org_id = ? AND chatbot_id = ?`, t.orgID, chatbotID).Scan(
-			&s.Greeting, &s.Color, &s.Position, &s.Language, &s.TimeZone, &hours, &allow, &deny,
-			&s.OfflineNote, &s.IdentitySecret, &s.IdentityPublicKey, &updated)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("store: unable to read widget settings: %w", err)
-		}
-		s.UpdatedAt = fromMillis(updated)
-		if err := json.Unmarshal([]byte(hours), &s.ActiveHours); err != nil {
-			return fmt.Errorf("store: unable to read widget settings: active_hours: %w", err)
-		}
-		if err := json.Unmarshal([]byte(allow), &s.AllowCIDRs); err != nil {
-			return fmt.Errorf("store: unable to read widget settings: allow_cidrs: %w", err)
-		}
-		if err := json.Unmarshal([]byte(deny), &s.DenyCIDRs); err != nil {
-			return fmt.Errorf("store: unable to read widget settings: deny_cidrs: %w", err)
-		}
-		return nil
+		var err error
+		s, err = t.widgetSettings(ctx, tx, chatbotID)
+		return err
 	})
 	return s, err
+}
+
+// MessageRouting returns what routing a visitor's message reads, in one
+// read transaction: the chatbot's widget settings (as WidgetSettings) and
+// the conversation's handling (as InboxConversation).
+func (t *Tenant) MessageRouting(ctx context.Context, chatbotID, conversationID string) (WidgetSettings, InboxConversation, error) {
+	if !porthole.ValidID(chatbotID) {
+		return WidgetSettings{}, InboxConversation{}, notFound("chatbot")
+	}
+	if !porthole.ValidID(conversationID) {
+		return WidgetSettings{}, InboxConversation{}, notFound("conversation")
+	}
+	var s WidgetSettings
+	var c InboxConversation
+	err := t.read(ctx, func(tx *Tx) error {
+		var err error
+		if s, err = t.widgetSettings(ctx, tx, chatbotID); err != nil {
+			return err
+		}
+		c, err = t.inboxConversation(ctx, tx, conversationID)
+		return err
+	})
+	if err != nil {
+		return WidgetSettings{}, InboxConversation{}, err
+	}
+	return s, c, nil
+}
+
+func (t *Tenant) widgetSettings(ctx context.Context, tx *Tx, chatbotID string) (WidgetSettings, error) {
+	s := DefaultWidgetSettings(t.orgID, chatbotID)
+	var n int
+	if err := tx.queryRow(ctx, `SELECT count(*) FROM chatbots WHERE org_id = ? AND id = ?`, t.orgID, chatbotID).Scan(&n); err != nil {
+		return s, fmt.Errorf("store: unable to read chatbot: %w", err)
+	}
+	if n == 0 {
+		return s, notFound("chatbot")
+	}
+	var hours, allow, deny string
+	var updated int64
+	err := tx.queryRow(ctx, `SELECT greeting, color, position, language, time_zone, active_hours, allow_cidrs, deny_cidrs,
+			offline_note, identity_secret, identity_public_key, updated_at
+		FROM chatbot_widget_settings WHERE org_id = ? AND chatbot_id = ?`, t.orgID, chatbotID).Scan(
+		&s.Greeting, &s.Color, &s.Position, &s.Language, &s.TimeZone, &hours, &allow, &deny,
+		&s.OfflineNote, &s.IdentitySecret, &s.IdentityPublicKey, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("store: unable to read widget settings: %w", err)
+	}
+	s.UpdatedAt = fromMillis(updated)
+	if err := json.Unmarshal([]byte(hours), &s.ActiveHours); err != nil {
+		return s, fmt.Errorf("store: unable to read widget settings: active_hours: %w", err)
+	}
+	if err := json.Unmarshal([]byte(allow), &s.AllowCIDRs); err != nil {
+		return s, fmt.Errorf("store: unable to read widget settings: allow_cidrs: %w", err)
+	}
+	if err := json.Unmarshal([]byte(deny), &s.DenyCIDRs); err != nil {
+		return s, fmt.Errorf("store: unable to read widget settings: deny_cidrs: %w", err)
+	}
+	return s, nil
 }
 
 // PutWidgetSettings validates and saves a chatbot's widget settings,
