@@ -406,8 +406,10 @@ func TestWidgetTwoTabsOneSocket(t *testing.T) {
 	// Hand-over: the leader tab closes, the other takes the lock, connects
 	// and resumes after what it has already seen (3 events per turn).
 	closeTab1()
+	// A socket counts as open when it is accepted; its hello comes after.
 	eventually(t, 10*time.Second, "the second tab to take over the socket", func() (bool, string) {
-		return porthole.connects.Load() == 2 && porthole.open.Load() == 1, fmt.Sprint(porthole.connects.Load(), porthole.open.Load())
+		return porthole.connects.Load() == 2 && porthole.open.Load() == 1 && len(porthole.helloSeqs()) == 2,
+			fmt.Sprint(porthole.connects.Load(), porthole.open.Load(), porthole.helloSeqs())
 	})
 	if seqs := porthole.helloSeqs(); seqs[len(seqs)-1] != 6 {
 		t.Errorf("hellos %v: the new leader should resume after seq 6", seqs)
@@ -427,7 +429,8 @@ func TestWidgetReconnectAndReloadResume(t *testing.T) {
 	// the last seq it rendered, and nothing shows twice.
 	porthole.dropAll()
 	eventually(t, 10*time.Second, "the reconnect", func() (bool, string) {
-		return porthole.connects.Load() == 2 && porthole.open.Load() == 1, fmt.Sprint(porthole.connects.Load())
+		return porthole.connects.Load() == 2 && porthole.open.Load() == 1 && len(porthole.helloSeqs()) == 2,
+			fmt.Sprint(porthole.connects.Load(), porthole.helloSeqs())
 	})
 	if seqs := porthole.helloSeqs(); len(seqs) != 2 || seqs[1] != 3 {
 		t.Errorf("hellos %v, want [0 3]", seqs)
