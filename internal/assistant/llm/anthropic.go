@@ -67,11 +67,11 @@ func (a *anthropicAdapter) open(ctx context.Context, req Request) (attempt, erro
 	if err := a.client.Post(ctx, "v1/messages", params, &raw, opts...); err != nil {
 		return nil, err
 	}
-	if raw == nil || raw.Body == nil {
-		return nil, errors.New("the upstream answered without a body")
+	events, err := openEventStream(raw)
+	if err != nil {
+		return nil, err
 	}
-	return &anthropicAttempt{events: newSSEReader(raw.Body, sseReadBuffer), json: newEventJSON(),
-		tools: make(map[int64]*toolCallBuilder)}, nil
+	return &anthropicAttempt{events: events, tools: make(map[int64]*toolCallBuilder)}, nil
 }
 
 func anthropicParams(req Request) (anthropic.MessageNewParams, error) {
@@ -182,9 +182,6 @@ func (a *anthropicAdapter) classify(err error) failure {
 		}
 		return f
 	}
-	if errors.Is(err, errSSELineTooLong) || errors.Is(err, errAnthropicEvent) {
-		return failure{kind: ErrUpstream, err: err}
-	}
 	return classifyTransportError(err)
 }
 
@@ -194,9 +191,6 @@ type anthropicStreamError struct{ Type, Message string }
 func (e *anthropicStreamError) Error() string {
 	return fmt.Sprintf("upstream sent an error event: %s: %s", e.Type, e.Message)
 }
-
-// errAnthropicEvent wraps an event that is not a stream event.
-var errAnthropicEvent = errors.New("the upstream sent an event that is not a message stream event")
 
 // anthropicErrorMessage pulls error.message out of the error body.
 func anthropicErrorMessage(e *anthropic.Error) string {
@@ -251,8 +245,7 @@ type anthropicEvent struct {
 }
 
 type anthropicAttempt struct {
-	events     *sseReader
-	json       *eventJSON
+	events     eventStream
 	ev         anthropicEvent             // decoded into again for each event
 	tools      map[int64]*toolCallBuilder // open tool_use blocks by index
 	queue      []Event
@@ -276,8 +269,8 @@ func (a *anthropicAttempt) next() (Event, bool, error) {
 		return Event{}, false, errTruncated // no message_stop
 	}
 	a.ev = anthropicEvent{} // no slices: zeroing clears all the last event left
-	if err := a.json.decode(data, &a.ev); err != nil {
-		return Event{}, false, fmt.Errorf("%w: %w", errAnthropicEvent, err)
+	if err := a.events.decode(data, &a.ev); err != nil {
+		return Event{}, false, err
 	}
 	ev := &a.ev
 	switch ev.Type {

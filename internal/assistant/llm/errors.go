@@ -140,6 +140,10 @@ func classifyTransportError(err error) failure {
 		return failure{kind: ErrConfig, err: err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return failure{kind: ErrCanceled, err: err}
+	case errors.Is(err, errMalformedStream):
+		// Before isEOF: a cut-off JSON event wraps io.ErrUnexpectedEOF, but
+		// the upstream sent it whole.
+		return failure{kind: ErrUpstream, err: err}
 	case errors.Is(err, errTruncated), isEOF(err):
 		return failure{kind: ErrTruncated, retryable: true, err: err}
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):

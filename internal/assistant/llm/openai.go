@@ -87,11 +87,11 @@ func (a *openAIAdapter) open(ctx context.Context, req Request) (attempt, error) 
 	if err := a.client.Post(ctx, "chat/completions", body, &raw, opts...); err != nil {
 		return nil, err
 	}
-	if raw == nil || raw.Body == nil {
-		return nil, errors.New("the upstream answered without a body")
+	events, err := openEventStream(raw)
+	if err != nil {
+		return nil, err
 	}
-	return &openAIAttempt{events: newSSEReader(raw.Body, sseReadBuffer), json: newEventJSON(),
-		calls: make(map[int64]*toolCallBuilder)}, nil
+	return &openAIAttempt{events: events, calls: make(map[int64]*toolCallBuilder)}, nil
 }
 
 func (a *openAIAdapter) classify(err error) failure {
@@ -111,9 +111,6 @@ func (a *openAIAdapter) classify(err error) failure {
 	var streamErr *openAIStreamError
 	if errors.As(err, &streamErr) {
 		// An {"error":…} object inside a 200 stream: the server gave up.
-		return failure{kind: ErrUpstream, err: err}
-	}
-	if errors.Is(err, errSSELineTooLong) || errors.Is(err, errOpenAIChunk) {
 		return failure{kind: ErrUpstream, err: err}
 	}
 	return classifyTransportError(err)
@@ -189,12 +186,8 @@ type openAIStreamError struct{ raw string }
 
 func (e *openAIStreamError) Error() string { return "received error while streaming: " + e.raw }
 
-// errOpenAIChunk wraps a chunk that is not a chunk.
-var errOpenAIChunk = errors.New("the upstream sent an event that is not a chat completion chunk")
-
 type openAIAttempt struct {
-	events *sseReader
-	json   *eventJSON
+	events eventStream
 	chunk  openAIChunk // decoded into again for each event
 	done   bool        // [DONE] was read; the rest is read and ignored
 	calls  map[int64]*toolCallBuilder
@@ -225,8 +218,8 @@ func (a *openAIAttempt) nextChunk() (ok bool, err error) {
 		// what the last chunk left.
 		clear(a.chunk.Choices[:cap(a.chunk.Choices)])
 		a.chunk = openAIChunk{Choices: a.chunk.Choices[:0]}
-		if err := a.json.decode(data, &a.chunk); err != nil {
-			return false, fmt.Errorf("%w: %w", errOpenAIChunk, err)
+		if err := a.events.decode(data, &a.chunk); err != nil {
+			return false, err
 		}
 		if e := a.chunk.Error; len(e) > 0 && string(e) != "null" {
 			return false, &openAIStreamError{raw: string(e)}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 )
 
 // maxSSELine bounds one line of an event stream. A chunk of a chat
@@ -19,8 +20,29 @@ const maxSSELine = 4 << 20
 // read whole.
 const sseReadBuffer = 1024
 
+// errMalformedStream is what a reply's event stream that is not one ends
+// with, for every provider: an upstream error, never retried as a cut
+// stream would be (classifyTransportError).
+var errMalformedStream = errors.New("the upstream's event stream is malformed")
+
 // errSSELineTooLong is the error of a stream with a line over maxSSELine.
-var errSSELineTooLong = fmt.Errorf("an event stream line is over %d bytes", maxSSELine)
+var errSSELineTooLong = fmt.Errorf("%w: a line is over %d bytes", errMalformedStream, maxSSELine)
+
+// eventStream is a streamed reply's body: its events (sseReader) and one
+// JSON decoder for their data (eventJSON).
+type eventStream struct {
+	*sseReader
+	*eventJSON
+}
+
+// openEventStream reads res, a streaming response the SDK's client
+// accepted, as an event stream.
+func openEventStream(res *http.Response) (eventStream, error) {
+	if res == nil || res.Body == nil {
+		return eventStream{}, errors.New("the upstream answered without a body")
+	}
+	return eventStream{newSSEReader(res.Body, sseReadBuffer), newEventJSON()}, nil
+}
 
 // sseReader reads the data of server-sent events (the WHATWG event stream
 // format) from a streaming response body, one event at a time, into one
@@ -141,20 +163,21 @@ func newEventJSON() *eventJSON {
 }
 
 // decode decodes data, which must hold one JSON value and nothing else,
-// into v. After an error the stream is not read on.
+// into v; any other data is errMalformedStream. After an error the stream
+// is not read on.
 func (e *eventJSON) decode(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return errors.New("an event without a JSON value")
+		return fmt.Errorf("%w: an event without a JSON value", errMalformedStream)
 	}
 	e.src.data = data
 	e.fed += int64(len(data))
 	if err := e.dec.Decode(v); err != nil {
-		return err
+		return fmt.Errorf("%w: an event that is not JSON of the reply: %w", errMalformedStream, err)
 	}
 	// What the decoder has not consumed is the end of this event's data.
 	rest := e.fed - e.dec.InputOffset()
 	if rest < 0 || rest > int64(len(data)) || len(bytes.TrimSpace(data[int64(len(data))-rest:])) != 0 {
-		return errors.New("an event holds more than one JSON value")
+		return fmt.Errorf("%w: an event holds more than one JSON value", errMalformedStream)
 	}
 	return nil
 }
