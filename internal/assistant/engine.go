@@ -197,7 +197,8 @@ func (e *Engine) stream(ctx context.Context, ts *turnState, question string) err
 	messages := historyMessages(in.History, cfg.HistoryTokens)
 	// The stored events are not read past here, and a turn streams for
 	// seconds: at a thousand streams they were a third of the live heap.
-	in.History, ts.in.History = nil, nil
+	// (The local copy in is not used past here either, so it holds none.)
+	ts.in.History = nil
 	usage, done, err := e.converse(ctx, ts, provider, messages)
 	e.finish(ctx, ts, scopes, usage, done)
 	if err != nil && ctx.Err() != nil {
