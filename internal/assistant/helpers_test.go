@@ -223,7 +223,7 @@ func (e *env) mustVisitorSays(tb testing.TB, text string) chat.TurnInput {
 		Text: text, ClientID: porthole.NewID()}); err != nil {
 		tb.Fatal(err)
 	}
-	history, err := e.tn.EventsAfter(ctx, e.conv.ID, 0, 100)
+	history, err := e.tn.RecentMessages(ctx, e.conv.ID, 100)
 	if err != nil {
 		tb.Fatal(err)
 	}

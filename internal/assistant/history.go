@@ -19,20 +19,20 @@ func estimateTokens(text string) int { return (len(text)+3)/4 + 4 }
 // last visitor message is always kept. System notes (offline note, thank
 // you) and forms are not sent: they are the product speaking, not the
 // conversation. Agent messages are sent as the assistant's side.
-func historyMessages(events []store.Event, budget int) []llm.Message {
+func historyMessages(history []store.Message, budget int) []llm.Message {
 	if budget <= 0 {
 		budget = DefaultHistoryTokens
 	}
 	var msgs []llm.Message
-	for _, ev := range events {
-		if ev.Kind != store.EventMessage || ev.Text == "" {
+	for _, m := range history {
+		if m.Text == "" {
 			continue
 		}
-		switch ev.Role {
+		switch m.Role {
 		case store.RoleVisitor:
-			msgs = append(msgs, llm.Message{Role: llm.RoleUser, Text: ev.Text})
+			msgs = append(msgs, llm.Message{Role: llm.RoleUser, Text: m.Text})
 		case store.RoleAssistant, store.RoleAgent:
-			msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Text: ev.Text})
+			msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Text: m.Text})
 		}
 	}
 	// Drop trailing assistant text after the last visitor message: the
@@ -67,10 +67,10 @@ func historyMessages(events []store.Event, budget int) []llm.Message {
 }
 
 // lastVisitorText returns the text of the newest visitor message.
-func lastVisitorText(events []store.Event) string {
-	for i := len(events) - 1; i >= 0; i-- {
-		if ev := events[i]; ev.Kind == store.EventMessage && ev.Role == store.RoleVisitor {
-			return ev.Text
+func lastVisitorText(history []store.Message) string {
+	for i := len(history) - 1; i >= 0; i-- {
+		if m := history[i]; m.Role == store.RoleVisitor {
+			return m.Text
 		}
 	}
 	return ""

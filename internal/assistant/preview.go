@@ -84,7 +84,7 @@ func (e *Engine) Preview(ctx context.Context, orgID, chatbotID, message string, 
 		return PreviewResult{}, err
 	}
 	in := chat.TurnInput{OrgID: orgID, ChatbotID: chatbotID, TurnID: porthole.NewID(),
-		History: []store.Event{{Kind: store.EventMessage, Role: store.RoleVisitor, Text: message}}}
+		History: []store.Message{{Role: store.RoleVisitor, Text: message}}}
 	ts := &turnState{in: in, cfg: cfg, preview: true}
 	ts.emit = func(text string) error {
 		if err := ctx.Err(); err != nil {

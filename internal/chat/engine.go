@@ -21,10 +21,9 @@ type TurnInput struct {
 	// the trusted proxies); the zero Addr when unknown. The assistant's
 	// per-IP budget counts against it.
 	ClientIP netip.Addr
-	// History holds the conversation's latest stored messages (events of
-	// kind message), oldest first; the last visitor message is the one to
-	// answer.
-	History []store.Event
+	// History holds the conversation's latest stored messages, oldest
+	// first; the last visitor message is the one to answer.
+	History []store.Message
 }
 
 // TurnEngine produces the assistant's reply to a conversation. Stream calls
@@ -63,8 +62,8 @@ type EchoEngine struct {
 func (e EchoEngine) Stream(ctx context.Context, in TurnInput, emit func(string) error) (TurnRecord, error) {
 	last := ""
 	for i := len(in.History) - 1; i >= 0; i-- {
-		if ev := in.History[i]; ev.Kind == store.EventMessage && ev.Role == store.RoleVisitor {
-			last = ev.Text
+		if m := in.History[i]; m.Role == store.RoleVisitor {
+			last = m.Text
 			break
 		}
 	}

@@ -326,21 +326,47 @@ func (t *Tenant) listEvents(ctx context.Context, query string, args ...any) ([]E
 	return list, err
 }
 
-// RecentMessages lists up to limit of a conversation's newest message
-// events (visitor, assistant and agent messages; no turn ends, forms or
-// notes), oldest first, in one read. It is a turn's history: the other
-// kinds were a third of its rows, and none of them is sent to a model.
-func (t *Tenant) RecentMessages(ctx context.Context, conversationID string, limit int) ([]Event, error) {
+// Message is a conversation message as a turn's history holds it: who
+// spoke and what they said.
+type Message struct {
+	Role string
+	Text string
+}
+
+// RecentMessages lists up to limit of a conversation's newest messages
+// (visitor, assistant, agent and system; no turn ends, forms or notes),
+// oldest first, in one read. It is a turn's history: only the role and the
+// text are read, since a turn sends nothing else to a model, and the full
+// events were the largest allocation of a turn.
+func (t *Tenant) RecentMessages(ctx context.Context, conversationID string, limit int) ([]Message, error) {
 	if !porthole.ValidID(conversationID) {
 		return nil, notFound("conversation")
 	}
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	list, err := t.listEvents(ctx, `SELECT `+eventColumns+` FROM conversation_events
-		WHERE org_id = ? AND conversation_id = ? AND kind = ? ORDER BY seq DESC LIMIT ?`, t.orgID, conversationID, EventMessage, limit)
+	var list []Message
+	err := t.read(ctx, func(tx *Tx) error {
+		rows, err := tx.query(ctx, `SELECT role, text FROM conversation_events
+			WHERE org_id = ? AND conversation_id = ? AND kind = ? ORDER BY seq DESC LIMIT ?`, t.orgID, conversationID, EventMessage, limit)
+		if err != nil {
+			return fmt.Errorf("store: unable to list messages: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var m Message
+			if err := rows.Scan(&m.Role, &m.Text); err != nil {
+				return fmt.Errorf("store: unable to list messages: %w", err)
+			}
+			list = append(list, m)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
 	slices.Reverse(list)
-	return list, err
+	return list, nil
 }
 
 // LastEvent returns the newest event of the given kind in a conversation, or

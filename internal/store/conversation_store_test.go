@@ -344,14 +344,14 @@ func TestRecentMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 		var texts []string
-		for _, e := range got {
-			texts = append(texts, fmt.Sprint(e.Seq, e.Text))
+		for _, m := range got {
+			texts = append(texts, m.Role+":"+m.Text)
 		}
-		if !slices.Equal(texts, []string{"3m3", "5m4", "7m5"}) {
+		if !slices.Equal(texts, []string{"visitor:m3", "visitor:m4", "visitor:m5"}) {
 			t.Fatalf("recent messages = %q", texts)
 		}
 		if got, err := tb.RecentMessages(ctx, conv.ID, 3); err != nil || len(got) != 0 {
-			t.Fatalf("another tenant read %d events (%v)", len(got), err)
+			t.Fatalf("another tenant read %d messages (%v)", len(got), err)
 		}
 		_, err = ta.RecentMessages(ctx, "not an id", 3)
 		wantCode(t, err, porthole.ENOTFOUND)
