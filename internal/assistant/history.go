@@ -17,29 +17,19 @@ func estimateTokens(text string) int { return (len(text)+3)/4 + 4 }
 // historyMessages turns the conversation's stored messages into the
 // model's messages, newest kept first until budget tokens are spent. The
 // last visitor message is always kept. System notes (offline note, thank
-// you) and forms are not sent: they are the product speaking, not the
-// conversation. Agent messages are sent as the assistant's side.
+// you) are not sent: they are the product speaking, not the conversation.
+// Agent messages are sent as the assistant's side. The window is chosen
+// first and the result allocated once: a turn's history is up to 50
+// messages and most of it may not fit.
 func historyMessages(history []store.Message, budget int) []llm.Message {
 	if budget <= 0 {
 		budget = DefaultHistoryTokens
 	}
-	var msgs []llm.Message
-	for _, m := range history {
-		if m.Text == "" {
-			continue
-		}
-		switch m.Role {
-		case store.RoleVisitor:
-			msgs = append(msgs, llm.Message{Role: llm.RoleUser, Text: m.Text})
-		case store.RoleAssistant, store.RoleAgent:
-			msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Text: m.Text})
-		}
-	}
-	// Drop trailing assistant text after the last visitor message: the
-	// reply being written answers that message.
+	// The newest visitor message: trailing assistant text after it is
+	// dropped, since the reply being written answers that message.
 	last := -1
-	for i := len(msgs) - 1; i >= 0; i-- {
-		if msgs[i].Role == llm.RoleUser {
+	for i := len(history) - 1; i >= 0; i-- {
+		if m := history[i]; m.Role == store.RoleVisitor && m.Text != "" {
 			last = i
 			break
 		}
@@ -47,23 +37,54 @@ func historyMessages(history []store.Message, budget int) []llm.Message {
 	if last < 0 {
 		return nil
 	}
-	msgs = msgs[:last+1]
-	spent := estimateTokens(msgs[last].Text)
+	spent := estimateTokens(history[last].Text)
 	start := last
 	for i := last - 1; i >= 0; i-- {
-		cost := estimateTokens(msgs[i].Text)
+		if _, ok := modelRole(history[i]); !ok {
+			continue
+		}
+		cost := estimateTokens(history[i].Text)
 		if spent+cost > budget {
 			break
 		}
 		spent += cost
 		start = i
 	}
-	msgs = msgs[start:]
 	// Providers expect the conversation to open with the visitor.
-	for len(msgs) > 1 && msgs[0].Role != llm.RoleUser {
-		msgs = msgs[1:]
+	for start < last {
+		if r, ok := modelRole(history[start]); ok && r == llm.RoleUser {
+			break
+		}
+		start++
+	}
+	n := 0
+	for _, m := range history[start : last+1] {
+		if _, ok := modelRole(m); ok {
+			n++
+		}
+	}
+	msgs := make([]llm.Message, 0, n)
+	for _, m := range history[start : last+1] {
+		if r, ok := modelRole(m); ok {
+			msgs = append(msgs, llm.Message{Role: r, Text: m.Text})
+		}
 	}
 	return msgs
+}
+
+// modelRole says which side of the model's conversation a stored message
+// is on, and whether it is sent at all.
+func modelRole(m store.Message) (llm.Role, bool) {
+	if m.Text == "" {
+		return "", false
+	}
+	switch m.Role {
+	case store.RoleVisitor:
+		return llm.RoleUser, true
+	case store.RoleAssistant, store.RoleAgent:
+		return llm.RoleAssistant, true
+	}
+	return "", false
 }
 
 // lastVisitorText returns the text of the newest visitor message.

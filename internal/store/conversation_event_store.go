@@ -345,7 +345,7 @@ func (t *Tenant) RecentMessages(ctx context.Context, conversationID string, limi
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	var list []Message
+	list := make([]Message, 0, min(limit, 64))
 	err := t.read(ctx, func(tx *Tx) error {
 		rows, err := tx.query(ctx, `SELECT role, text FROM conversation_events
 			WHERE org_id = ? AND conversation_id = ? AND kind = ? ORDER BY seq DESC LIMIT ?`, t.orgID, conversationID, EventMessage, limit)
