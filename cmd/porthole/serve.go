@@ -15,6 +15,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	logger := newLogger(e.stderr, cfg)
+	tuneCollector(logger)
 	a, err := app.Open(ctx, cfg, logger)
 	if err != nil {
 		return err

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestCollectorSettings(t *testing.T) {
+	v2 := t.TempDir()
+	if err := os.WriteFile(filepath.Join(v2, "memory.max"), []byte("1073741824\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unlimited := t.TempDir()
+	if err := os.WriteFile(filepath.Join(unlimited, "memory.max"), []byte("max\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v1 := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(v1, "memory"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(v1, "memory", "memory.limit_in_bytes"), []byte("2147483648\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v1none := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(v1none, "memory"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(v1none, "memory", "memory.limit_in_bytes"), []byte("9223372036854771712\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(vars map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	}
+	cases := []struct {
+		name    string
+		vars    map[string]string
+		root    string
+		percent int
+		limit   int64
+	}{
+		{"container v2", nil, v2, serveGCPercent, 966367641},
+		{"container v1", nil, v1, serveGCPercent, 1932735283},
+		{"no limit", nil, unlimited, serveGCPercent, 0},
+		{"v1 without a limit", nil, v1none, serveGCPercent, 0},
+		{"no cgroup", nil, filepath.Join(v2, "absent"), serveGCPercent, 0},
+		{"operator's GOGC", map[string]string{"GOGC": "100"}, v2, -1, 0},
+		{"operator's GOGC=off", map[string]string{"GOGC": "off"}, v2, -1, 0},
+		{"operator's GOMEMLIMIT", map[string]string{"GOMEMLIMIT": "512MiB"}, v2, serveGCPercent, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			percent, limit := collectorSettings(env(c.vars), c.root)
+			if percent != c.percent || limit != c.limit {
+				t.Fatalf("collectorSettings = %d, %d; want %d, %d", percent, limit, c.percent, c.limit)
+			}
+		})
+	}
+}
