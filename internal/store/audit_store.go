@@ -111,36 +111,63 @@ type auditWriter struct {
 }
 
 const (
-	auditEntryInsert = `INSERT INTO audit_entries
-		(org_id, seq, time, actor_kind, actor_id, conversation_id, action, target, reason, payload, salt, commitment, purged)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	auditHashInsert = `INSERT INTO audit_hashes (org_id, idx, hash) VALUES (?, ?, ?)`
 	auditHeadUpsert = `INSERT INTO audit_heads (org_id, tree_size, last_time) VALUES (?, ?, ?)
 		ON CONFLICT (org_id) DO UPDATE SET tree_size = excluded.tree_size, last_time = excluded.last_time`
+	// auditRowsPerInsert bounds the rows of one INSERT: a batch of up to
+	// this many entries (or hashes) is one statement instead of one per
+	// row (a turn's end appends three entries and about six hashes), and
+	// the statement texts a connection keeps prepared stay few.
+	auditRowsPerInsert = 16
 )
 
+var (
+	auditEntryInserts = multiRowInserts(`INSERT INTO audit_entries
+		(org_id, seq, time, actor_kind, actor_id, conversation_id, action, target, reason, payload, salt, commitment, purged)
+		VALUES `, 13, auditRowsPerInsert)
+	auditHashInserts = multiRowInserts(`INSERT INTO audit_hashes (org_id, idx, hash) VALUES `, 3, auditRowsPerInsert)
+)
+
+// multiRowInserts returns the INSERT statements of 1 to maxRows rows of
+// cols values each, indexed by their number of rows.
+func multiRowInserts(head string, cols, maxRows int) []string {
+	row := "(" + placeholders(cols) + ")"
+	out := make([]string, maxRows+1)
+	for n := 1; n <= maxRows; n++ {
+		out[n] = head + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+	}
+	return out
+}
+
 func (w *auditWriter) write(ctx context.Context, b audit.Batch) error {
-	var last int64
-	for i := range b.Entries {
-		e := &b.Entries[i]
-		var payload, salt any
-		if !e.Purged {
-			payload, salt = []byte(e.Payload), e.Salt
+	for start := 0; start < len(b.Entries); start += auditRowsPerInsert {
+		chunk := b.Entries[start:min(start+auditRowsPerInsert, len(b.Entries))]
+		args := make([]any, 0, 13*len(chunk))
+		for i := range chunk {
+			e := &chunk[i]
+			var payload, salt any
+			if !e.Purged {
+				payload, salt = []byte(e.Payload), e.Salt
+			}
+			args = append(args, b.OrgID, e.Seq, millis(e.Time), string(e.Actor.Kind), e.Actor.ID, e.ConversationID,
+				e.Action, e.Target, e.Reason, payload, salt, e.Commitment[:], e.Purged)
 		}
-		if _, err := w.tx.exec(ctx, auditEntryInsert, b.OrgID, e.Seq, millis(e.Time), string(e.Actor.Kind), e.Actor.ID, e.ConversationID,
-			e.Action, e.Target, e.Reason, payload, salt, e.Commitment[:], e.Purged); err != nil {
-			return fmt.Errorf("store: unable to append audit entry: %w", err)
+		if _, err := w.tx.exec(ctx, auditEntryInserts[len(chunk)], args...); err != nil {
+			return fmt.Errorf("store: unable to append audit entries: %w", err)
 		}
-		last = millis(e.Time)
 	}
 	first := tlog.StoredHashIndex(0, b.Start)
-	for i, h := range b.Hashes {
-		if _, err := w.tx.exec(ctx, auditHashInsert, b.OrgID, first+int64(i), h[:]); err != nil {
-			return fmt.Errorf("store: unable to append audit hash: %w", err)
+	for start := 0; start < len(b.Hashes); start += auditRowsPerInsert {
+		chunk := b.Hashes[start:min(start+auditRowsPerInsert, len(b.Hashes))]
+		args := make([]any, 0, 3*len(chunk))
+		for i := range chunk {
+			args = append(args, b.OrgID, first+int64(start+i), chunk[i][:])
+		}
+		if _, err := w.tx.exec(ctx, auditHashInserts[len(chunk)], args...); err != nil {
+			return fmt.Errorf("store: unable to append audit hashes: %w", err)
 		}
 	}
-	if len(b.Entries) > 0 {
-		if _, err := w.tx.exec(ctx, auditHeadUpsert, b.OrgID, b.Start+int64(len(b.Entries)), last); err != nil {
+	if n := len(b.Entries); n > 0 {
+		if _, err := w.tx.exec(ctx, auditHeadUpsert, b.OrgID, b.Start+int64(n), millis(b.Entries[n-1].Time)); err != nil {
 			return fmt.Errorf("store: unable to move audit head: %w", err)
 		}
 	}

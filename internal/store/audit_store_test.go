@@ -186,3 +186,52 @@ func TestAuditConcurrentWritersKeepOneLog(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditLargeBatchInOneTransaction: a transaction that records more
+// entries than one INSERT holds (a turn's end with 40 decisions, after a
+// log of 7 entries, so the hashes start mid-tree) stores them all in order,
+// and the exported log verifies.
+func TestAuditLargeBatchInOneTransaction(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		org := mustOrg(t, db, "A")
+		tn := db.Tenant(org.ID)
+		bot := mustChatbot(t, tn, "bot")
+		_, conv := mustConversation(t, tn, bot.ID)
+		for i := range 5 {
+			if _, err := tn.CreateChatbot(ctx, fmt.Sprint("bot", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before, _, err := db.Audit().TreeSize(ctx, org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var decisions []audit.Entry
+		for i := range 40 {
+			decisions = append(decisions, audit.Entry{Actor: audit.Actor{Kind: audit.ActorAssistant, ID: bot.ID},
+				Action: audit.ActionToolCall, Target: fmt.Sprint("tool:t", i), Reason: "large batch"})
+		}
+		if _, err := tn.EndTurn(ctx, conv.ID, store.TurnEnd{Decisions: decisions}); err != nil {
+			t.Fatal(err)
+		}
+		size, _, err := db.Audit().TreeSize(ctx, org.ID)
+		if err != nil || size != before+40 {
+			t.Fatalf("TreeSize = %d, %v; want %d", size, err, before+40)
+		}
+		entries, err := tn.AuditEntries(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range entries[:40] { // newest first
+			if want := fmt.Sprint("tool:t", 39-i); e.Target != want || e.Seq != size-1-int64(i) {
+				t.Fatalf("entry %d: seq %d target %q, want seq %d target %q", i, e.Seq, e.Target, size-1-int64(i), want)
+			}
+		}
+		cp := audit.NewCheckpointer(db.Audit(), mustSigningKey(t), audit.CheckpointPolicy{})
+		rep, err := audit.Verify(bytes.NewReader(mustExport(t, db, cp, org.ID)), audit.VerifyOptions{PinnedKey: cp.VerifierKey()})
+		if err != nil || rep.Entries != size {
+			t.Fatalf("Verify: %d entries, %v; want %d", rep.Entries, err, size)
+		}
+	})
+}
