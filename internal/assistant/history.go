@@ -29,7 +29,7 @@ func historyMessages(history []store.Message, budget int) []llm.Message {
 	// dropped, since the reply being written answers that message.
 	last := -1
 	for i := len(history) - 1; i >= 0; i-- {
-		if m := history[i]; m.Role == store.RoleVisitor && m.Text != "" {
+		if r, ok := modelRole(history[i]); ok && r == llm.RoleUser {
 			last = i
 			break
 		}

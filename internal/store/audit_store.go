@@ -121,50 +121,62 @@ const (
 )
 
 var (
-	auditEntryInserts = multiRowInserts(`INSERT INTO audit_entries
+	auditEntryInsert = newMultiRowInsert(`INSERT INTO audit_entries
 		(org_id, seq, time, actor_kind, actor_id, conversation_id, action, target, reason, payload, salt, commitment, purged)
-		VALUES `, 13, auditRowsPerInsert)
-	auditHashInserts = multiRowInserts(`INSERT INTO audit_hashes (org_id, idx, hash) VALUES `, 3, auditRowsPerInsert)
+		VALUES `, 13)
+	auditHashInsert = newMultiRowInsert(`INSERT INTO audit_hashes (org_id, idx, hash) VALUES `, 3)
 )
 
-// multiRowInserts returns the INSERT statements of 1 to maxRows rows of
-// cols values each, indexed by their number of rows.
-func multiRowInserts(head string, cols, maxRows int) []string {
+// multiRowInsert inserts rows auditRowsPerInsert at a time. stmts holds
+// the statement of each number of rows, built once.
+type multiRowInsert struct {
+	stmts []string
+	cols  int
+}
+
+func newMultiRowInsert(head string, cols int) multiRowInsert {
 	row := "(" + placeholders(cols) + ")"
-	out := make([]string, maxRows+1)
-	for n := 1; n <= maxRows; n++ {
-		out[n] = head + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+	m := multiRowInsert{stmts: make([]string, auditRowsPerInsert+1), cols: cols}
+	for n := 1; n <= auditRowsPerInsert; n++ {
+		m.stmts[n] = head + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 	}
-	return out
+	return m
+}
+
+// exec inserts n rows; row appends the values of row i to args.
+func (m multiRowInsert) exec(ctx context.Context, tx *Tx, n int, row func(args []any, i int) []any) error {
+	for start := 0; start < n; start += auditRowsPerInsert {
+		end := min(start+auditRowsPerInsert, n)
+		args := make([]any, 0, m.cols*(end-start))
+		for i := start; i < end; i++ {
+			args = row(args, i)
+		}
+		if _, err := tx.exec(ctx, m.stmts[end-start], args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (w *auditWriter) write(ctx context.Context, b audit.Batch) error {
-	for start := 0; start < len(b.Entries); start += auditRowsPerInsert {
-		chunk := b.Entries[start:min(start+auditRowsPerInsert, len(b.Entries))]
-		args := make([]any, 0, 13*len(chunk))
-		for i := range chunk {
-			e := &chunk[i]
-			var payload, salt any
-			if !e.Purged {
-				payload, salt = []byte(e.Payload), e.Salt
-			}
-			args = append(args, b.OrgID, e.Seq, millis(e.Time), string(e.Actor.Kind), e.Actor.ID, e.ConversationID,
-				e.Action, e.Target, e.Reason, payload, salt, e.Commitment[:], e.Purged)
+	err := auditEntryInsert.exec(ctx, w.tx, len(b.Entries), func(args []any, i int) []any {
+		e := &b.Entries[i]
+		var payload, salt any
+		if !e.Purged {
+			payload, salt = []byte(e.Payload), e.Salt
 		}
-		if _, err := w.tx.exec(ctx, auditEntryInserts[len(chunk)], args...); err != nil {
-			return fmt.Errorf("store: unable to append audit entries: %w", err)
-		}
+		return append(args, b.OrgID, e.Seq, millis(e.Time), string(e.Actor.Kind), e.Actor.ID, e.ConversationID,
+			e.Action, e.Target, e.Reason, payload, salt, e.Commitment[:], e.Purged)
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to append audit entries: %w", err)
 	}
 	first := tlog.StoredHashIndex(0, b.Start)
-	for start := 0; start < len(b.Hashes); start += auditRowsPerInsert {
-		chunk := b.Hashes[start:min(start+auditRowsPerInsert, len(b.Hashes))]
-		args := make([]any, 0, 3*len(chunk))
-		for i := range chunk {
-			args = append(args, b.OrgID, first+int64(start+i), chunk[i][:])
-		}
-		if _, err := w.tx.exec(ctx, auditHashInserts[len(chunk)], args...); err != nil {
-			return fmt.Errorf("store: unable to append audit hashes: %w", err)
-		}
+	err = auditHashInsert.exec(ctx, w.tx, len(b.Hashes), func(args []any, i int) []any {
+		return append(args, b.OrgID, first+int64(i), b.Hashes[i][:])
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to append audit hashes: %w", err)
 	}
 	if n := len(b.Entries); n > 0 {
 		if _, err := w.tx.exec(ctx, auditHeadUpsert, b.OrgID, b.Start+int64(n), millis(b.Entries[n-1].Time)); err != nil {
