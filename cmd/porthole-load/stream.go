@@ -117,6 +117,12 @@ type streamSocket struct {
 
 	latMu     sync.Mutex
 	latencies []time.Duration // of its tokens stamped in the window
+	// The running turn's newest measured token, and that token of every
+	// turn ended: a reply's last token is the one the turn's end (stored
+	// right after it) can hold up, so it is reported on its own too.
+	turnLast    time.Duration
+	turnHasLast bool
+	lastOfTurns []time.Duration
 }
 
 // schedule sends the next turn after d, unless the run stopped turns.
@@ -222,14 +228,22 @@ func (s *streamSocket) record(now time.Time, text string) {
 		if ns < r.fromNS || ns >= r.toNS {
 			continue
 		}
+		lat := time.Duration(nowNS - ns)
 		s.latMu.Lock()
-		s.latencies = append(s.latencies, time.Duration(nowNS-ns))
+		s.latencies = append(s.latencies, lat)
+		s.turnLast, s.turnHasLast = lat, true
 		s.latMu.Unlock()
 	}
 }
 
 func (s *streamSocket) turnEnded(now time.Time, status string) {
 	r := s.run
+	s.latMu.Lock()
+	if s.turnHasLast && status == "done" {
+		s.lastOfTurns = append(s.lastOfTurns, s.turnLast)
+	}
+	s.turnHasLast = false
+	s.latMu.Unlock()
 	running := s.endTurn()
 	switch {
 	case status != "done":
@@ -320,19 +334,26 @@ func (l *loader) stream(ctx context.Context, visitors []*visitor, provider *fake
 		return context.Cause(ctx)
 	}
 
-	var all []time.Duration
+	var all, lasts []time.Duration
 	for _, s := range sockets {
 		s.latMu.Lock()
 		all = append(all, s.latencies...)
+		lasts = append(lasts, s.lastOfTurns...)
 		s.latMu.Unlock()
 	}
 	slices.Sort(all)
+	slices.Sort(lasts)
 	slices.Sort(samples)
 	p := func(q float64) time.Duration { return percentile(all, q).Round(time.Microsecond) }
 	sr := &streamReport{Streams: len(sockets), Tokens: o.Tokens, Interval: o.TokenInterval, Warmup: o.Warmup, Window: o.Duration,
 		Measured: len(all), TokensPerSecond: float64(len(all)) / o.Duration.Seconds(), TurnsDone: int(r.turnsDone.Load()),
 		Unfinished: unfinished, ProviderRequests: provider.requests.Load(),
-		P50: p(0.50), P90: p(0.90), P99: p(0.99), P999: p(0.999), Max: p(1), InFlightSamples: len(samples)}
+		P50: p(0.50), P90: p(0.90), P99: p(0.99), P999: p(0.999), Max: p(1), InFlightSamples: len(samples),
+		LastMeasured: len(lasts)}
+	if len(lasts) > 0 {
+		q := func(q float64) time.Duration { return percentile(lasts, q).Round(time.Microsecond) }
+		sr.LastP50, sr.LastP90, sr.LastP99 = q(0.50), q(0.90), q(0.99)
+	}
 	if len(samples) > 0 {
 		sr.InFlightMin, sr.InFlightMedian, sr.InFlightMax = samples[0], samples[len(samples)/2], samples[len(samples)-1]
 	}
@@ -393,13 +414,16 @@ func (r *streamRun) drain(ctx context.Context, limit time.Duration) int {
 
 // streamReport is what stream mode found.
 type streamReport struct {
-	Streams, Tokens                          int
-	Interval, Warmup, Window                 time.Duration
-	Measured                                 int // tokens stamped in the window
-	TokensPerSecond                          float64
-	TurnsDone, Unfinished                    int
-	ProviderRequests                         int64
-	P50, P90, P99, P999, Max                 time.Duration
+	Streams, Tokens          int
+	Interval, Warmup, Window time.Duration
+	Measured                 int // tokens stamped in the window
+	TokensPerSecond          float64
+	TurnsDone, Unfinished    int
+	ProviderRequests         int64
+	P50, P90, P99, P999, Max time.Duration
+	// Of each reply's last token (counted in the figures above too).
+	LastMeasured                             int
+	LastP50, LastP90, LastP99                time.Duration
 	InFlightSamples                          int
 	InFlightMin, InFlightMedian, InFlightMax int
 }
@@ -409,6 +433,9 @@ func (s *streamReport) print(w io.Writer) {
 		s.Streams, s.Tokens, s.Interval, s.Warmup, s.Window, s.Measured, s.TokensPerSecond, s.TurnsDone, s.ProviderRequests)
 	fmt.Fprintf(w, "stream: overhead per token (provider write to visitor read) p50 %s p90 %s p99 %s p99.9 %s max %s\n",
 		s.P50, s.P90, s.P99, s.P999, s.Max)
+	if s.LastMeasured > 0 {
+		fmt.Fprintf(w, "stream: each reply's last token (%d replies) p50 %s p90 %s p99 %s\n", s.LastMeasured, s.LastP50, s.LastP90, s.LastP99)
+	}
 	fmt.Fprintf(w, "stream: streams in flight (sampled each second, %d samples): min %d median %d max %d\n",
 		s.InFlightSamples, s.InFlightMin, s.InFlightMedian, s.InFlightMax)
 	if s.Unfinished > 0 {

@@ -61,6 +61,15 @@ func TestStreamSmoke(t *testing.T) {
 	if st.P50 <= 0 || st.Max < st.P999 || st.P999 < st.P99 || st.Max >= 5*time.Second {
 		t.Errorf("latencies p50 %s p99 %s p99.9 %s max %s; want positive, ordered and under 5s", st.P50, st.P99, st.P999, st.Max)
 	}
+	// Replies' last tokens are among all the tokens, so their figures lie
+	// within the tokens' (a reply has one, and ten tokens here).
+	if st.LastMeasured == 0 || st.LastMeasured > st.Measured/5 || st.LastP50 <= 0 || st.LastP99 > st.Max {
+		t.Errorf("last tokens: %d of %d tokens, p50 %s p99 %s (max %s); want some, at most one a reply, within the tokens' figures",
+			st.LastMeasured, st.Measured, st.LastP50, st.LastP99, st.Max)
+	}
+	if !strings.Contains(out.String(), "stream: each reply's last token") {
+		t.Errorf("report lacks the last-token line:\n%s", out.String())
+	}
 	if st.InFlightSamples == 0 || st.InFlightMedian <= 0 {
 		t.Errorf("streams in flight: %d samples, median %d; want some streams", st.InFlightSamples, st.InFlightMedian)
 	}
