@@ -16,8 +16,8 @@
 // to back. Each token carries the time the provider wrote it; the report
 // gives the latency to the visitor's read over the tokens stamped in the
 // window after the warm-up, and again over each reply's last token. The
-// load thus runs in another process than
-// the server, unlike internal/assistant's BenchmarkStreamedTokenOverhead.
+// load thus runs in another process than the server, unlike
+// internal/assistant's BenchmarkStreamedTokenOverhead.
 // The tool's garbage collector runs at GOGC 400 in this mode, so its
 // pauses stay out of the receive times it measures.
 //
