@@ -162,7 +162,7 @@ func (e *Engine) Stream(ctx context.Context, in chat.TurnInput, emit func(string
 	if err != nil {
 		return chat.TurnRecord{}, err
 	}
-	question := lastVisitorText(in.History)
+	question := in.LastVisitorText()
 	if question == "" {
 		return chat.TurnRecord{}, nil
 	}

@@ -86,13 +86,3 @@ func modelRole(m store.Message) (llm.Role, bool) {
 	}
 	return "", false
 }
-
-// lastVisitorText returns the text of the newest visitor message.
-func lastVisitorText(history []store.Message) string {
-	for i := len(history) - 1; i >= 0; i-- {
-		if m := history[i]; m.Role == store.RoleVisitor {
-			return m.Text
-		}
-	}
-	return ""
-}

@@ -26,6 +26,17 @@ type TurnInput struct {
 	History []store.Message
 }
 
+// LastVisitorText returns the text of the history's newest visitor
+// message: the one the turn answers.
+func (in TurnInput) LastVisitorText() string {
+	for i := len(in.History) - 1; i >= 0; i-- {
+		if m := in.History[i]; m.Role == store.RoleVisitor {
+			return m.Text
+		}
+	}
+	return ""
+}
+
 // TurnEngine produces the assistant's reply to a conversation. Stream calls
 // emit with each piece of text as it is produced, in order, and returns when
 // the reply is complete. It must stop promptly when ctx ends (the visitor
@@ -60,13 +71,7 @@ type EchoEngine struct {
 
 // Stream implements TurnEngine.
 func (e EchoEngine) Stream(ctx context.Context, in TurnInput, emit func(string) error) (TurnRecord, error) {
-	last := ""
-	for i := len(in.History) - 1; i >= 0; i-- {
-		if m := in.History[i]; m.Role == store.RoleVisitor {
-			last = m.Text
-			break
-		}
-	}
+	last := in.LastVisitorText()
 	reply := "Thanks for your message. You said: " + last
 	words := strings.SplitAfter(reply, " ")
 	for i, w := range words {
