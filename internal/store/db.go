@@ -148,8 +148,10 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
+	drv := &sqlite.Driver{}
+	drv.RegisterConnectionHook(func(conn sqlite.ExecQuerierContext, _ string) error { return enableQPSG(conn) })
 	// Connections keep their prepared statements (sqlite_stmtcache.go).
-	sqldb := sql.OpenDB(sqliteConnector{dsn: dsn, drv: &sqlite.Driver{}})
+	sqldb := sql.OpenDB(sqliteConnector{dsn: dsn, drv: drv})
 	// One writer at a time is SQLite's rule; more connections serve readers.
 	sqldb.SetMaxOpenConns(8)
 	sqldb.SetMaxIdleConns(8)
