@@ -322,20 +322,42 @@ type scope struct {
 // Tx is a transaction of the store with its dialect, handed to private
 // helpers so that public methods own the transaction.
 type Tx struct {
-	tx *sql.Tx
+	tx txRunner
 	db *DB
 }
 
+// txRunner runs a transaction's statements: a *sql.Tx on PostgreSQL, the
+// connection that began the transaction on SQLite (inSQLiteTx).
+type txRunner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.db.rebind(q), args...)
+	return t.tx.ExecContext(t.db.stmtContext(ctx), t.db.rebind(q), args...)
 }
 
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.db.rebind(q), args...)
+	return t.tx.QueryContext(t.db.stmtContext(ctx), t.db.rebind(q), args...)
 }
 
 func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.db.rebind(q), args...)
+	return t.tx.QueryRowContext(t.db.stmtContext(ctx), t.db.rebind(q), args...)
+}
+
+// stmtContext is the context database/sql is handed for a statement. On
+// SQLite a statement runs to its end whatever its context (cachingConn
+// does not interrupt it), yet database/sql starts a goroutine for every
+// query whose context can be cancelled, only to watch it. So SQLite gets
+// the context without its cancellation while it is live; one already done
+// is handed over as it is, and database/sql refuses the statement with its
+// error. Cancellation still stops a transaction, at its next statement.
+func (db *DB) stmtContext(ctx context.Context) context.Context {
+	if db.dialect != SQLite || ctx.Err() != nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
 }
 
 // inTx runs fn in one transaction with the given scope and commits when fn
@@ -364,6 +386,9 @@ func (db *DB) inTxOnce(ctx context.Context, s scope, fn func(*Tx) error) error {
 			return fmt.Errorf("store: unable to begin a transaction: %w", ctx.Err())
 		}
 	}
+	if db.dialect == SQLite {
+		return db.inSQLiteTx(ctx, s.readOnly, fn)
+	}
 	sqltx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.readOnly})
 	if err != nil {
 		return fmt.Errorf("store: unable to begin a transaction: %w", err)
@@ -382,6 +407,51 @@ func (db *DB) inTxOnce(ctx context.Context, s scope, fn func(*Tx) error) error {
 	if err := sqltx.Commit(); err != nil {
 		return fmt.Errorf("store: unable to commit: %w", err)
 	}
+	return nil
+}
+
+// inSQLiteTx runs fn in a transaction of its own on one SQLite
+// connection, begun and ended by statements. A *sql.Tx would do the same
+// but start a goroutine per transaction, and one per query in it, to roll
+// back on the context's cancellation: most of a chat turn's goroutines.
+// Here a cancelled context stops the transaction at its next statement or
+// before its commit; a transaction that does not commit, or whose fn
+// panics, is rolled back before its connection goes back to the pool.
+//
+// A writer begins IMMEDIATE, taking the write lock at once, so it never
+// has to upgrade a read snapshot that another process's write has made
+// stale (which busy_timeout cannot wait out).
+func (db *DB) inSQLiteTx(ctx context.Context, readOnly bool, fn func(*Tx) error) error {
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: unable to begin a transaction: %w", err)
+	}
+	live := context.WithoutCancel(ctx)
+	begin := "BEGIN IMMEDIATE"
+	if readOnly {
+		begin = "BEGIN"
+	}
+	if _, err := conn.ExecContext(live, begin); err != nil {
+		_ = conn.Close()
+		return fmt.Errorf("store: unable to begin a transaction: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_, _ = conn.ExecContext(live, "ROLLBACK")
+		}
+		_ = conn.Close()
+	}()
+	if err := fn(&Tx{tx: conn, db: db}); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store: unable to commit: %w", err)
+	}
+	if _, err := conn.ExecContext(live, "COMMIT"); err != nil {
+		return fmt.Errorf("store: unable to commit: %w", err)
+	}
+	committed = true
 	return nil
 }
 
