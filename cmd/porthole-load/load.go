@@ -43,11 +43,11 @@ type options struct {
 const maxSockets = 30000
 
 func (o *options) validate() error {
-	if o.Business == "" {
-		return errors.New("--business is required")
+	if o.Mode != "idle" && o.Mode != "fanout" && o.Mode != "stream" && o.Mode != "floor" {
+		return errors.New("--mode must be idle, fanout, stream or floor")
 	}
-	if o.Mode != "idle" && o.Mode != "fanout" && o.Mode != "stream" {
-		return errors.New("--mode must be idle, fanout or stream")
+	if o.Business == "" && o.Mode != "floor" {
+		return errors.New("--business is required")
 	}
 	if o.Tabs < 1 || (o.Mode == "fanout" && o.Tabs < 2) {
 		return errors.New("--tabs must be at least 1, and at least 2 for fanout")
@@ -81,11 +81,15 @@ func (o *options) validate() error {
 			return fmt.Errorf("source %q is not in 127.0.0.0/8", s)
 		}
 	}
-	if o.Mode == "stream" {
+	if o.streams() {
 		return o.validateStream()
 	}
 	return nil
 }
+
+// streams reports whether the run streams turns: stream mode against
+// Porthole, floor mode against a bare relay (floor.go).
+func (o *options) streams() bool { return o.Mode == "stream" || o.Mode == "floor" }
 
 func loopback(host string) bool {
 	a, err := netip.ParseAddr(host)
@@ -144,6 +148,8 @@ type loader struct {
 	// chatbot is the frame's chatbot=; stream mode sets it to the chatbot
 	// it configured, so the sockets talk to that one.
 	chatbot string
+	// relayAddr is floor mode's relay, which the sockets dial instead.
+	relayAddr string
 }
 
 func newLoader(opts options, out io.Writer) *loader {
@@ -209,6 +215,15 @@ func (l *loader) fetchFrame(ctx context.Context) (frameConfig, error) {
 // connect opens one tab: a fresh frame document, the upgrade with Porthole's
 // origin as Origin, hello, and waits for welcome.
 func (l *loader) connect(ctx context.Context, v *visitor) (*websocket.Conn, error) {
+	if l.relayAddr != "" { // floor mode: the relay's socket, nothing before it
+		d := websocket.Dialer{NetDialContext: l.dialer().DialContext, HandshakeTimeout: 10 * time.Second,
+			ReadBufferSize: 1024, WriteBufferSize: 1024}
+		conn, _, err := d.DialContext(ctx, "ws://"+l.relayAddr+"/ws", nil)
+		if err != nil {
+			return nil, fmt.Errorf("upgrade: %w", err)
+		}
+		return conn, nil
+	}
 	fc, err := l.fetchFrame(ctx)
 	if err != nil {
 		return nil, err
@@ -291,6 +306,7 @@ type report struct {
 	FanoutTime          time.Duration
 	DeliveriesPerSecond float64
 	Stream              *streamReport
+	RelayCPU            float64 // floor mode: the relay's CPU, a share of one CPU over its life
 }
 
 func (r report) print(w io.Writer) {
@@ -306,14 +322,19 @@ func (r report) print(w io.Writer) {
 	if r.Stream != nil {
 		r.Stream.print(w)
 	}
+	if r.Mode == "floor" {
+		fmt.Fprintf(w, "floor: the relay (in Porthole's place) used %.2f of a CPU over its life\n", r.RelayCPU)
+	}
 }
 
-func run(ctx context.Context, opts options, out io.Writer) (report, error) {
+// run's results are named so that floor mode's relay, stopped last, can
+// add its CPU to the report.
+func run(ctx context.Context, opts options, out io.Writer) (rep report, err error) {
 	l := newLoader(opts, out)
 	sessions := opts.Sockets / opts.Tabs
-	rep := report{Mode: opts.Mode, Sockets: sessions * opts.Tabs, Sessions: sessions}
+	rep = report{Mode: opts.Mode, Sockets: sessions * opts.Tabs, Sessions: sessions}
 	var provider *fakeProvider
-	if opts.Mode == "stream" {
+	if opts.streams() {
 		// The tool's collector runs on the same two cores as the server
 		// and pauses the readers whose receive times are the measurement;
 		// collecting about a quarter as often keeps it out of the figure.
@@ -326,7 +347,14 @@ func run(ctx context.Context, opts options, out io.Writer) (report, error) {
 		// turn loses its provider while its socket is still counted.
 		defer p.shutdown()
 		provider = p
-		if l.chatbot, err = l.configureAssistant(ctx, p.baseURL()); err != nil {
+		if opts.Mode == "floor" {
+			relay, err := startFloorRelay(ctx, p.baseURL()+"chat/completions")
+			if err != nil {
+				return rep, err
+			}
+			defer func() { rep.RelayCPU = relay.stop() }() // after the sockets' close
+			l.relayAddr = relay.addr
+		} else if l.chatbot, err = l.configureAssistant(ctx, p.baseURL()); err != nil {
 			return rep, err
 		}
 	}
@@ -374,7 +402,7 @@ func run(ctx context.Context, opts options, out io.Writer) (report, error) {
 				}
 				v.tabs[tab] = conn
 				opened.Add(1)
-				if opts.Mode == "stream" {
+				if opts.streams() {
 					continue // its reader starts with the turns (stream.go)
 				}
 				l.readers.Add(1)
@@ -428,7 +456,7 @@ feed:
 		rep.Failures = l.failures
 		return rep, nil
 	}
-	if opts.Mode == "stream" {
+	if opts.streams() {
 		return rep, l.stream(ctx, visitors, provider, &rep)
 	}
 	return rep, l.fanout(ctx, visitors, &rep)

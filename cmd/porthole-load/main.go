@@ -23,6 +23,12 @@
 //
 //	porthole-load --target http://127.0.0.1:8080 --business ORG_ID --parent http://127.0.0.1:8081 \
 //	  --mode stream --api-key ph_... --sockets 1000 --tokens 60 --token-interval 100ms --duration 60s
+//
+// Floor mode runs the same streams through a bare relay this tool starts
+// in a process of its own instead of Porthole (floor.go): the part of the
+// stream figure any server would pay on the host.
+//
+//	porthole-load --mode floor --sockets 1000 --tokens 60 --token-interval 100ms --duration 60s
 package main
 
 import (
@@ -36,6 +42,13 @@ import (
 )
 
 func main() {
+	if u := os.Getenv(floorRelayEnv); u != "" {
+		if err := runFloorRelay(u); err != nil {
+			fmt.Fprintln(os.Stderr, "porthole-load: floor relay:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	opts, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "porthole-load:", err)
@@ -68,7 +81,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.Tabs, "tabs", 1, "sockets per visitor session (fanout needs 2)")
 	fs.StringVar(&sources, "sources", "127.0.0.1", "comma-separated local addresses to dial from (127.0.0.x)")
 	fs.StringVar(&o.Mode, "mode", "idle", "idle: open and hold sockets; fanout: also send one message per session and time its arrival on the other tab; "+
-		"stream: every socket runs assistant turns against a fake provider and the latency of each streamed token is timed")
+		"stream: every socket runs assistant turns against a fake provider and the latency of each streamed token is timed; "+
+		"floor: stream's turns through a bare relay in Porthole's place, for the host's floor")
 	fs.DurationVar(&o.Duration, "duration", 0, "idle: how long to hold the sockets after measuring; fanout: the longest wait for deliveries; "+
 		"stream: the measurement window after --warmup (default 30s)")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "connects in flight at once")

@@ -47,12 +47,12 @@ var errPrivateBaseURL = errors.New("a turn ended in error before the fake provid
 
 func (o *options) validateStream() error {
 	switch {
-	case o.APIKey == "":
+	case o.APIKey == "" && o.Mode == "stream":
 		return errors.New("--mode stream needs --api-key (porthole admin create-api-key --org ID --name load --data-dir DIR)")
 	case o.Tabs != 1:
-		return errors.New("--mode stream opens one tab per visitor: --tabs must be 1")
+		return fmt.Errorf("--mode %s opens one tab per visitor: --tabs must be 1", o.Mode)
 	case o.Sockets > maxStreams:
-		return fmt.Errorf("--mode stream: --sockets must be at most %d", maxStreams)
+		return fmt.Errorf("--mode %s: --sockets must be at most %d", o.Mode, maxStreams)
 	case o.Metrics != "":
 		return errors.New("--metrics is for idle and fanout modes (stream mode measures latency, not memory)")
 	case o.Chatbot != "" && !porthole.ValidID(o.Chatbot):

@@ -43,16 +43,7 @@ func TestStreamSmoke(t *testing.T) {
 	if err := opts.validate(); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	r, err := run(context.Background(), opts, &out)
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, out.String())
-	}
-	r.print(&out)
-	st := r.Stream
-	if r.Opened != 5 || len(r.Failures) != 0 || st == nil {
-		t.Fatalf("opened %d of 5, failures %v, stream report %v\n%s", r.Opened, r.Failures, st, out.String())
-	}
+	_, st, out := runStreams(t, opts)
 	if st.Measured == 0 || st.TurnsDone == 0 || st.Unfinished != 0 {
 		t.Errorf("%d tokens measured, %d turns done, %d unfinished; want tokens and turns, none unfinished\n%s",
 			st.Measured, st.TurnsDone, st.Unfinished, out.String())
@@ -77,6 +68,23 @@ func TestStreamSmoke(t *testing.T) {
 		t.Errorf("report lacks the latency line:\n%s", out.String())
 	}
 	t.Log(out.String())
+}
+
+// runStreams runs a small stream or floor run and checks what every such
+// run must show: all its sockets open, no failure, a stream report. out is
+// what the run printed, its report included.
+func runStreams(t *testing.T, opts options) (report, *streamReport, *bytes.Buffer) {
+	t.Helper()
+	var out bytes.Buffer
+	r, err := run(context.Background(), opts, &out)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	r.print(&out)
+	if r.Opened != opts.Sockets || len(r.Failures) != 0 || r.Stream == nil {
+		t.Fatalf("opened %d of %d, failures %v, stream report %v\n%s", r.Opened, opts.Sockets, r.Failures, r.Stream, out.String())
+	}
+	return r, r.Stream, &out
 }
 
 // TestStreamNeedsPrivateBaseURLs: a server that may not reach loopback
