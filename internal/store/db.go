@@ -326,8 +326,8 @@ type Tx struct {
 	db *DB
 }
 
-// txRunner runs a transaction's statements: a *sql.Tx on PostgreSQL, the
-// connection that began the transaction on SQLite (inSQLiteTx).
+// txRunner runs a transaction's statements: a *sql.Tx on PostgreSQL, a
+// sqliteTx on SQLite.
 type txRunner interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -335,26 +335,41 @@ type txRunner interface {
 }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(t.db.stmtContext(ctx), t.db.rebind(q), args...)
+	return t.tx.ExecContext(ctx, t.db.rebind(q), args...)
 }
 
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(t.db.stmtContext(ctx), t.db.rebind(q), args...)
+	return t.tx.QueryContext(ctx, t.db.rebind(q), args...)
 }
 
 func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(t.db.stmtContext(ctx), t.db.rebind(q), args...)
+	return t.tx.QueryRowContext(ctx, t.db.rebind(q), args...)
 }
 
-// stmtContext is the context database/sql is handed for a statement. On
-// SQLite a statement runs to its end whatever its context (cachingConn
-// does not interrupt it), yet database/sql starts a goroutine for every
-// query whose context can be cancelled, only to watch it. So SQLite gets
-// the context without its cancellation while it is live; one already done
-// is handed over as it is, and database/sql refuses the statement with its
-// error. Cancellation still stops a transaction, at its next statement.
-func (db *DB) stmtContext(ctx context.Context) context.Context {
-	if db.dialect != SQLite || ctx.Err() != nil {
+// sqliteTx runs the statements of a SQLite transaction on the connection
+// that began it (inSQLiteTx). A statement there runs to its end whatever
+// its context (cachingConn does not interrupt it), yet database/sql starts
+// a goroutine for every query whose context can be cancelled, only to
+// watch it. So database/sql gets the context without its cancellation
+// while it is live; one already done is handed over as it is, and
+// database/sql refuses the statement with its error.
+type sqliteTx struct{ conn *sql.Conn }
+
+func (t sqliteTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.conn.ExecContext(liveContext(ctx), q, args...)
+}
+
+func (t sqliteTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.conn.QueryContext(liveContext(ctx), q, args...)
+}
+
+func (t sqliteTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.conn.QueryRowContext(liveContext(ctx), q, args...)
+}
+
+// liveContext is ctx without its cancellation, unless it is already done.
+func liveContext(ctx context.Context) context.Context {
+	if ctx.Err() != nil {
 		return ctx
 	}
 	return context.WithoutCancel(ctx)
@@ -442,7 +457,7 @@ func (db *DB) inSQLiteTx(ctx context.Context, readOnly bool, fn func(*Tx) error)
 		}
 		_ = conn.Close()
 	}()
-	if err := fn(&Tx{tx: conn, db: db}); err != nil {
+	if err := fn(&Tx{tx: sqliteTx{conn}, db: db}); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
