@@ -111,6 +111,22 @@ func runFloorRelay(completionsURL string) error {
 		return err
 	}
 	fmt.Println(ln.Addr().String())
+	srv := &http.Server{Handler: floorRelayHandler(completionsURL), ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// floorRelayHandler serves the relay's sockets at /ws: each message
+// starts a turn.
+func floorRelayHandler(completionsURL string) http.Handler {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: maxStreams, DisableCompression: true}}
 	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024}
 	mux := http.NewServeMux()
@@ -128,17 +144,7 @@ func runFloorRelay(completionsURL string) error {
 			go s.turn()
 		}
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return mux
 }
 
 // relaySocket is one visitor socket of the relay.
@@ -169,13 +175,6 @@ func (s *relaySocket) stream() error {
 		return fmt.Errorf("provider status %d", resp.StatusCode)
 	}
 	br := bufio.NewReader(resp.Body)
-	var chunk struct {
-		Choices []struct {
-			Delta struct {
-				Content string `json:"content"`
-			} `json:"delta"`
-		} `json:"choices"`
-	}
 	for {
 		line, err := br.ReadSlice('\n')
 		if err != nil {
@@ -188,7 +187,16 @@ func (s *relaySocket) stream() error {
 		if string(data) == "[DONE]" {
 			return nil
 		}
-		chunk.Choices = chunk.Choices[:0]
+		// A fresh chunk each time: decoding into a reused slice keeps what
+		// the last chunk left in fields this one lacks (the finish chunk's
+		// delta has no content).
+		var chunk struct {
+			Choices []struct {
+				Delta struct {
+					Content string `json:"content"`
+				} `json:"delta"`
+			} `json:"choices"`
+		}
 		if err := json.Unmarshal(data, &chunk); err != nil {
 			return err
 		}

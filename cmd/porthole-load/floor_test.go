@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 func TestMain(m *testing.M) {
@@ -40,4 +43,42 @@ func TestFloorSmoke(t *testing.T) {
 		t.Errorf("relay CPU %.3f; want the relay's own process to report some\n%s", r.RelayCPU, out.String())
 	}
 	t.Log(out.String())
+}
+
+// The relay sends one delta per content chunk and nothing for the
+// provider's finish and usage chunks, then turn_end.
+func TestFloorRelayTurn(t *testing.T) {
+	p, err := startFakeProvider("127.0.0.1:0", 3, 5*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.shutdown()
+	srv := httptest.NewServer(floorRelayHandler(p.baseURL() + "chat/completions"))
+	defer srv.Close()
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.WriteMessage(websocket.TextMessage, []byte("go")); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var deltas []string
+	for {
+		_, raw, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d deltas: %v", len(deltas), err)
+		}
+		if strings.Contains(string(raw), `"turn_end"`) {
+			if !strings.Contains(string(raw), `"done"`) {
+				t.Fatalf("turn ended %s", raw)
+			}
+			break
+		}
+		deltas = append(deltas, string(raw))
+	}
+	if len(deltas) != 3 {
+		t.Fatalf("%d delta frames for 3 tokens: %q", len(deltas), deltas)
+	}
 }

@@ -172,6 +172,12 @@ func (l *loader) dialer() *net.Dialer {
 	return l.dialers[l.next.Add(1)%uint64(len(l.dialers))]
 }
 
+// wsDialer opens one WebSocket from the next source address.
+func (l *loader) wsDialer() *websocket.Dialer {
+	return &websocket.Dialer{NetDialContext: l.dialer().DialContext, HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize: 1024, WriteBufferSize: 1024}
+}
+
 func (l *loader) fail(kind string) {
 	l.mu.Lock()
 	l.failures[kind]++
@@ -216,9 +222,7 @@ func (l *loader) fetchFrame(ctx context.Context) (frameConfig, error) {
 // origin as Origin, hello, and waits for welcome.
 func (l *loader) connect(ctx context.Context, v *visitor) (*websocket.Conn, error) {
 	if l.relayAddr != "" { // floor mode: the relay's socket, nothing before it
-		d := websocket.Dialer{NetDialContext: l.dialer().DialContext, HandshakeTimeout: 10 * time.Second,
-			ReadBufferSize: 1024, WriteBufferSize: 1024}
-		conn, _, err := d.DialContext(ctx, "ws://"+l.relayAddr+"/ws", nil)
+		conn, _, err := l.wsDialer().DialContext(ctx, "ws://"+l.relayAddr+"/ws", nil)
 		if err != nil {
 			return nil, fmt.Errorf("upgrade: %w", err)
 		}
@@ -237,9 +241,7 @@ func (l *loader) connect(ctx context.Context, v *visitor) (*websocket.Conn, erro
 		origin = "https://" + ws.Host
 	}
 	ws.RawQuery = url.Values{"ticket": {fc.Ticket}, "session": {v.id}}.Encode()
-	d := websocket.Dialer{NetDialContext: l.dialer().DialContext, HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize: 1024, WriteBufferSize: 1024}
-	conn, resp, err := d.DialContext(ctx, ws.String(), http.Header{"Origin": {origin}})
+	conn, resp, err := l.wsDialer().DialContext(ctx, ws.String(), http.Header{"Origin": {origin}})
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("upgrade: status %d", resp.StatusCode)
