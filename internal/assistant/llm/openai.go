@@ -72,8 +72,9 @@ func (a *openAIAdapter) open(ctx context.Context, req Request) (attempt, error) 
 		return nil, err
 	}
 	// What ChatCompletionService.NewStreaming does, with the body ours
-	// (openAIRequestBody says why) and the events read by sseReader into a
-	// struct of the fields the adapter reads, reused from chunk to chunk:
+	// (openAIRequestBody says why) and the events read by sseReader and
+	// decoded by chunkParser into a struct of the fields the adapter
+	// reads, reused from chunk to chunk:
 	// openai-go's ChatCompletionChunk decodes every field of every chunk
 	// through its reflective decoder (about 6 KB allocated per token), and
 	// its event decoder allocates each event's data afresh
@@ -87,7 +88,7 @@ func (a *openAIAdapter) open(ctx context.Context, req Request) (attempt, error) 
 	if err := a.client.Post(ctx, "chat/completions", body, &raw, opts...); err != nil {
 		return nil, err
 	}
-	events, err := openEventStream(raw)
+	events, err := openSSE(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -155,41 +156,16 @@ type toolCallBuilder struct {
 	args     strings.Builder
 }
 
-// openAIChunk is the part of a chat.completion.chunk the adapter reads.
-type openAIChunk struct {
-	Choices []struct {
-		Index int64 `json:"index"`
-		Delta struct {
-			Content   string `json:"content"`
-			Refusal   string `json:"refusal"`
-			ToolCalls []struct {
-				Index    int64  `json:"index"`
-				ID       string `json:"id"`
-				Function struct {
-					Name      string `json:"name"`
-					Arguments string `json:"arguments"`
-				} `json:"function"`
-			} `json:"tool_calls"`
-		} `json:"delta"`
-		FinishReason string `json:"finish_reason"`
-	} `json:"choices"`
-	Usage struct {
-		PromptTokens     int64 `json:"prompt_tokens"`
-		CompletionTokens int64 `json:"completion_tokens"`
-	} `json:"usage"`
-	// Error is an error object the server sent inside the stream.
-	Error json.RawMessage `json:"error"`
-}
-
 // openAIStreamError is an error object inside a streamed reply.
 type openAIStreamError struct{ raw string }
 
 func (e *openAIStreamError) Error() string { return "received error while streaming: " + e.raw }
 
 type openAIAttempt struct {
-	events eventStream
+	events *sseReader
 	chunk  openAIChunk // decoded into again for each event
-	done   bool        // [DONE] was read; the rest is read and ignored
+	parser chunkParser
+	done   bool // [DONE] was read; the rest is read and ignored
 	calls  map[int64]*toolCallBuilder
 	queue  []Event // events to return, from queue[head]
 	head   int
@@ -214,11 +190,8 @@ func (a *openAIAttempt) nextChunk() (ok bool, err error) {
 			a.done = true
 			continue
 		}
-		// The decoder reuses slices' elements without zeroing them: clear
-		// what the last chunk left.
-		clear(a.chunk.Choices[:cap(a.chunk.Choices)])
-		a.chunk = openAIChunk{Choices: a.chunk.Choices[:0]}
-		if err := a.events.decode(data, &a.chunk); err != nil {
+		resetChunk(&a.chunk)
+		if err := a.parser.decode(data, &a.chunk); err != nil {
 			return false, err
 		}
 		if e := a.chunk.Error; len(e) > 0 && string(e) != "null" {
@@ -226,6 +199,14 @@ func (a *openAIAttempt) nextChunk() (ok bool, err error) {
 		}
 		return true, nil
 	}
+}
+
+// resetChunk empties c for the next chunk, keeping its choices' array.
+// The decoder reuses a slice's elements without zeroing them: what the
+// last chunk left is cleared.
+func resetChunk(c *openAIChunk) {
+	clear(c.Choices[:cap(c.Choices)])
+	*c = openAIChunk{Choices: c.Choices[:0]}
 }
 
 func (a *openAIAttempt) next() (Event, bool, error) {

@@ -38,10 +38,20 @@ type eventStream struct {
 // openEventStream reads res, a streaming response the SDK's client
 // accepted, as an event stream.
 func openEventStream(res *http.Response) (eventStream, error) {
-	if res == nil || res.Body == nil {
-		return eventStream{}, errors.New("the upstream answered without a body")
+	r, err := openSSE(res)
+	if err != nil {
+		return eventStream{}, err
 	}
-	return eventStream{newSSEReader(res.Body, sseReadBuffer), newEventJSON()}, nil
+	return eventStream{r, newEventJSON()}, nil
+}
+
+// openSSE reads res, a streaming response the SDK's client accepted, as
+// server-sent events.
+func openSSE(res *http.Response) (*sseReader, error) {
+	if res == nil || res.Body == nil {
+		return nil, errors.New("the upstream answered without a body")
+	}
+	return newSSEReader(res.Body, sseReadBuffer), nil
 }
 
 // sseReader reads the data of server-sent events (the WHATWG event stream
