@@ -414,13 +414,29 @@ func (t *Tenant) ConversationTimeline(ctx context.Context, conversationID string
 		return nil, notFound("conversation")
 	}
 	var out []audit.Entry
-	err := t.tx(ctx, func(tx *Tx) error {
+	err := t.read(ctx, func(tx *Tx) error {
 		var err error
-		out, err = scanAuditEntries(tx.query(ctx, `SELECT `+auditEntryColumns+` FROM audit_entries
-			WHERE org_id = ? AND conversation_id = ? ORDER BY seq LIMIT 10000`, t.orgID, conversationID))
+		out, err = scanAuditEntries(tx.query(ctx, timelineQuery(t.db.dialect), t.orgID, conversationID))
 		return err
 	})
 	return out, err
+}
+
+// timelineQuery reads a conversation's entries through the partial index
+// audit_entries_conversation, not the organization's whole log. The query
+// states the index's condition (a conversation id is there), which no planner
+// can infer from a bound id; and SQLite, which keeps no statistics here,
+// would still walk the primary key to spare itself the ORDER BY, so it is
+// named. In SQLite the index is in seq order within a conversation (a
+// WITHOUT ROWID table's index ends with its primary key): nothing is
+// sorted.
+func timelineQuery(d Dialect) string {
+	from := "audit_entries"
+	if d == SQLite {
+		from += " INDEXED BY audit_entries_conversation"
+	}
+	return `SELECT ` + auditEntryColumns + ` FROM ` + from + `
+		WHERE org_id = ? AND conversation_id = ? AND conversation_id <> '' ORDER BY seq LIMIT 10000`
 }
 
 // AuditEntries returns the bound tenant's newest audit entries, newest first.
