@@ -57,7 +57,6 @@ type openAIToolCallDelta struct {
 // or lone surrogates get U+FFFD; nesting deeper than 10,000 is an error.
 func (p *chunkParser) decode(data []byte, c *openAIChunk) error {
 	p.data, p.pos, p.depth = data, 0, 0
-	defer func() { p.data = nil }()
 	p.space()
 	var err error
 	switch {
@@ -349,16 +348,7 @@ func (p *chunkParser) mismatch() error {
 func (p *chunkParser) skip() error {
 	switch c := p.peek(); {
 	case c == '{':
-		more, err := p.open('{', '}')
-		for ; more && err == nil; more, err = p.next('}') {
-			if _, err = p.key(); err != nil {
-				return err
-			}
-			if err = p.skip(); err != nil {
-				return err
-			}
-		}
-		return err
+		return p.object(func([]byte) error { return p.skip() })
 	case c == '[':
 		more, err := p.open('[', ']')
 		for ; more && err == nil; more, err = p.next(']') {
