@@ -82,10 +82,11 @@ func (s *Subscription) C() <-chan []byte {
 
 // Notify sets fn to be called after each message is queued and once when
 // the subscription ends; if messages are already queued, fn is called
-// before Notify returns. fn runs on the publisher's goroutine, with pubsub
-// locks held: it must return at once and must not call back into the
-// PubSub (Subscribe, Publish, Close), only signal the consumer, which then
-// drains with Next. Call Notify at most once, and not together with C.
+// before Notify returns. fn runs on the publisher's goroutine and holds up
+// that publisher: it must return at once, only signalling the consumer,
+// which then drains with Next. It runs without pubsub's locks, so it may
+// close its own subscription. Call Notify at most once, and not together
+// with C.
 func (s *Subscription) Notify(fn func()) {
 	s.mu.Lock()
 	s.notify = fn
@@ -201,25 +202,26 @@ func newHub() *hub { return &hub{topics: map[string][]*Subscription{}} }
 func (h *hub) add(topic string) (*Subscription, bool) {
 	s := &Subscription{topic: topic, release: h.remove}
 	h.mu.Lock()
-	first := len(h.topics[topic]) == 0
-	h.topics[topic] = append(h.topics[topic], s)
+	subs := h.topics[topic]
+	h.topics[topic] = append(subs, s) // past the end of what any publisher holds
 	h.mu.Unlock()
-	return s, first
+	return s, len(subs) == 0
 }
 
+// remove unregisters s. The topic gets a new slice rather than the old one
+// edited in place: publishers deliver from the slice they read, after
+// releasing the lock.
 func (h *hub) remove(s *Subscription) {
 	h.mu.Lock()
 	subs := h.topics[s.topic]
 	empty := false
 	if i := slices.Index(subs, s); i >= 0 {
-		last := len(subs) - 1
-		subs[i], subs[last] = subs[last], nil // order among subscribers does not matter
-		subs = subs[:last]
-		empty = last == 0
+		rest := append(subs[:i:i], subs[i+1:]...)
+		empty = len(rest) == 0
 		if empty {
 			delete(h.topics, s.topic)
 		} else {
-			h.topics[s.topic] = subs
+			h.topics[s.topic] = rest
 		}
 	}
 	h.mu.Unlock()
@@ -228,15 +230,23 @@ func (h *hub) remove(s *Subscription) {
 	}
 }
 
+// publish delivers msg to the topic's subscribers as they were when it
+// looked. It holds the lock only for that look: delivering wakes each
+// subscriber's consumer, which can take a thread wake-up, and while a
+// publisher held the lock through that, a subscribe or close waiting for it
+// held up every other publisher (a turn subscribes and closes once each,
+// and every streamed token is a publish; docs/benchmarks.md, "Ninth
+// session"). A subscription that ends meanwhile refuses the message itself.
 func (h *hub) publish(topic string, msg []byte) {
-	var slow []*Subscription
 	h.mu.RLock()
-	for _, s := range h.topics[topic] {
+	subs := h.topics[topic]
+	h.mu.RUnlock()
+	var slow []*Subscription
+	for _, s := range subs {
 		if !s.deliver(msg) {
 			slow = append(slow, s)
 		}
 	}
-	h.mu.RUnlock()
 	for _, s := range slow {
 		s.end(ErrSlowSubscriber)
 	}

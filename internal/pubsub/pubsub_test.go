@@ -258,3 +258,66 @@ func TestNotifyAndNext(t *testing.T) {
 		})
 	}
 }
+
+// TestDeliveryHoldsNoLockOfThePubSub: a publisher inside a subscriber's
+// notification (a thread wake-up, under load) holds up no subscribe, close
+// or publish of anyone else, and a notification may close its own
+// subscription. While publishers delivered under the registry's lock, each
+// of these waited for the slowest delivery in progress, and the last one
+// deadlocked.
+func TestDeliveryHoldsNoLockOfThePubSub(t *testing.T) {
+	m := pubsub.NewMemory()
+	ctx := context.Background()
+	held, _ := m.Subscribe(ctx, "held")
+	defer held.Close()
+	inside, release := make(chan struct{}), make(chan struct{})
+	held.Notify(func() {
+		select {
+		case inside <- struct{}{}:
+			<-release // the first delivery stays in progress until released
+		default:
+		}
+	})
+	published := make(chan struct{})
+	go func() {
+		_ = m.Publish(ctx, "held", []byte("slow"))
+		close(published)
+	}()
+	<-inside
+	defer func() {
+		close(release)
+		<-published
+	}()
+
+	within := func(what string, f func()) {
+		t.Helper()
+		done := make(chan struct{})
+		go func() { f(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s waited for another topic's delivery", what)
+		}
+	}
+	var other *pubsub.Subscription
+	within("Subscribe", func() { other, _ = m.Subscribe(ctx, "other") })
+	within("Publish", func() { _ = m.Publish(ctx, "other", []byte("hello")) })
+	if got := recv(t, other); got != "hello" {
+		t.Fatalf("other got %q", got)
+	}
+	within("Close", func() { other.Close() })
+
+	oneShot, _ := m.Subscribe(ctx, "one-shot")
+	var got []string
+	oneShot.Notify(func() {
+		if msg, ok := oneShot.Next(); ok {
+			got = append(got, string(msg))
+			oneShot.Close()
+		}
+	})
+	within("a notification closing its subscription", func() { _ = m.Publish(ctx, "one-shot", []byte("first")) })
+	within("a publish after it", func() { _ = m.Publish(ctx, "one-shot", []byte("second")) })
+	if len(got) != 1 || got[0] != "first" || !errors.Is(oneShot.Err(), pubsub.ErrClosed) {
+		t.Fatalf("one-shot subscription read %q, Err %v; want only \"first\", then closed", got, oneShot.Err())
+	}
+}
