@@ -210,18 +210,19 @@ func (h *hub) add(topic string) (*Subscription, bool) {
 
 // remove unregisters s. The topic gets a new slice rather than the old one
 // edited in place: publishers deliver from the slice they read, after
-// releasing the lock.
+// releasing the lock. (Nor does the new one share the old array, which
+// would keep s, and what it still queues, reachable.)
 func (h *hub) remove(s *Subscription) {
 	h.mu.Lock()
 	subs := h.topics[s.topic]
 	empty := false
 	if i := slices.Index(subs, s); i >= 0 {
-		rest := append(subs[:i:i], subs[i+1:]...)
-		empty = len(rest) == 0
+		empty = len(subs) == 1
 		if empty {
 			delete(h.topics, s.topic)
 		} else {
-			h.topics[s.topic] = rest
+			rest := make([]*Subscription, 0, len(subs)-1)
+			h.topics[s.topic] = append(append(rest, subs[:i]...), subs[i+1:]...)
 		}
 	}
 	h.mu.Unlock()

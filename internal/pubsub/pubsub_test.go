@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/redis/go-redis/v9"
 
@@ -319,5 +321,40 @@ func TestDeliveryHoldsNoLockOfThePubSub(t *testing.T) {
 	within("a publish after it", func() { _ = m.Publish(ctx, "one-shot", []byte("second")) })
 	if len(got) != 1 || got[0] != "first" || !errors.Is(oneShot.Err(), pubsub.ErrClosed) {
 		t.Fatalf("one-shot subscription read %q, Err %v; want only \"first\", then closed", got, oneShot.Err())
+	}
+}
+
+// TestClosedSubscriptionIsReleased: a closed subscription, and the
+// messages it still queues, are not kept alive by the topic's remaining
+// subscribers, whichever place it held among them.
+func TestClosedSubscriptionIsReleased(t *testing.T) {
+	for _, leaving := range []int{0, 1, 2} {
+		t.Run(fmt.Sprint("subscriber ", leaving, " of 3 leaves"), func(t *testing.T) {
+			m := pubsub.NewMemory()
+			ctx := context.Background()
+			var subs []*pubsub.Subscription
+			for range 3 {
+				s, _ := m.Subscribe(ctx, "t")
+				subs = append(subs, s)
+			}
+			_ = m.Publish(ctx, "t", make([]byte, 1<<20)) // queued, never read
+			gone := weak.Make(subs[leaving])
+			subs[leaving].Close()
+			subs[leaving] = nil
+			runtime.GC()
+			runtime.GC()
+			if gone.Value() != nil {
+				t.Fatal("the closed subscription is still reachable from its topic")
+			}
+			_ = m.Publish(ctx, "t", []byte("after"))
+			for i, s := range subs {
+				if s == nil {
+					continue
+				}
+				if first, second := recv(t, s), recv(t, s); len(first) != 1<<20 || second != "after" {
+					t.Fatalf("subscriber %d read %d bytes, then %q; want the 1 MiB message, then \"after\"", i, len(first), second)
+				}
+			}
+		})
 	}
 }
