@@ -232,12 +232,11 @@ func (h *hub) remove(s *Subscription) {
 }
 
 // publish delivers msg to the topic's subscribers as they were when it
-// looked. It holds the lock only for that look: delivering wakes each
-// subscriber's consumer, which can take a thread wake-up, and while a
-// publisher held the lock through that, a subscribe or close waiting for it
-// held up every other publisher (a turn subscribes and closes once each,
-// and every streamed token is a publish; docs/benchmarks.md, "Ninth
-// session"). A subscription that ends meanwhile refuses the message itself.
+// looked, holding the lock only for the look: a delivery wakes the
+// subscriber's consumer (often a thread wake-up), and a subscribe or close
+// waiting for the lock would hold up every publisher behind it
+// (docs/benchmarks.md, "Ninth session"). A subscription that ends
+// meanwhile refuses the message itself.
 func (h *hub) publish(topic string, msg []byte) {
 	h.mu.RLock()
 	subs := h.topics[topic]
