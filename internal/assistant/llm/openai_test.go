@@ -403,6 +403,72 @@ func TestOpenAITimeouts(t *testing.T) {
 	}
 }
 
+// The idle timeout runs from the newest chunk: a stream far longer than it
+// whose gaps stay under it completes, and a stall after many chunks ends
+// the stream at the idle timeout, not at the first-token one.
+func TestOpenAIIdleTimeoutRunsFromTheNewestChunk(t *testing.T) {
+	const idle = 150 * time.Millisecond
+	const gap = idle / 3
+	chunks := func(n int) func(*llmtest.SSE) {
+		return func(sse *llmtest.SSE) {
+			for i := range n {
+				time.Sleep(gap)
+				_ = sse.Data(llmtest.OpenAIText(string(rune('a' + i%26))))
+			}
+		}
+	}
+	u := mustUpstream(t,
+		func(w http.ResponseWriter, r *http.Request) {
+			sse := llmtest.NewSSE(w)
+			chunks(24)(sse) // 1.2 s, eight idle timeouts
+			_ = sse.Data(llmtest.OpenAIFinish("stop"))
+			_ = sse.Done()
+		},
+		func(w http.ResponseWriter, r *http.Request) {
+			sse := llmtest.NewSSE(w)
+			chunks(12)(sse)
+			untilClientGone(r)
+		})
+	cfg := openAIConfig(u)
+	cfg.Policy = fastPolicy // first token within 5 s
+	cfg.Policy.IdleTimeout = idle
+	p, _ := mustProvider(t, cfg)
+
+	evs := collectEvents(t, mustStream(t, context.Background(), p, baseRequest))
+	if got := textOf(evs); len(got) != 24 {
+		t.Fatalf("text %q, want 24 chunks", got)
+	}
+	if last := lastEvent(t, evs); last.Kind != llm.EventDone {
+		t.Fatalf("a stream with gaps under the idle timeout ended with %+v", last)
+	}
+
+	s := mustStream(t, context.Background(), p, baseRequest)
+	var lastChunk time.Time
+	var text strings.Builder
+	for {
+		ev, ok := s.Next()
+		if !ok {
+			t.Fatal("the stream ended without an error")
+		}
+		if ev.Kind == llm.EventText {
+			text.WriteString(ev.Text)
+			lastChunk = time.Now()
+			continue
+		}
+		e := mustErrorEvent(t, []llm.Event{ev}, llm.ErrTimeout)
+		if !e.AfterOutput || text.Len() != 12 {
+			t.Errorf("timeout after %q, AfterOutput %v", text.String(), e.AfterOutput)
+		}
+		// The first-token timeout (5 s) would be far later.
+		if quiet := time.Since(lastChunk); quiet < idle || quiet > 2*time.Second {
+			t.Errorf("stream ended %v after its newest chunk, idle timeout %v", quiet, idle)
+		}
+		break
+	}
+	_ = s.Close()
+	u.waitClientGone(t)
+}
+
 func TestOpenAIIgnoresTheProcessEnvironment(t *testing.T) {
 	u := mustUpstream(t, streamText("ok"))
 	t.Setenv("OPENAI_API_KEY", "sk-operator-secret")
