@@ -409,24 +409,22 @@ func TestOpenAITimeouts(t *testing.T) {
 func TestOpenAIIdleTimeoutRunsFromTheNewestChunk(t *testing.T) {
 	const idle = 150 * time.Millisecond
 	const gap = idle / 3
-	chunks := func(n int) func(*llmtest.SSE) {
-		return func(sse *llmtest.SSE) {
-			for i := range n {
-				time.Sleep(gap)
-				_ = sse.Data(llmtest.OpenAIText(string(rune('a' + i%26))))
-			}
+	chunks := func(sse *llmtest.SSE, n int) {
+		for i := range n {
+			time.Sleep(gap)
+			_ = sse.Data(llmtest.OpenAIText(string(rune('a' + i%26))))
 		}
 	}
 	u := mustUpstream(t,
 		func(w http.ResponseWriter, r *http.Request) {
 			sse := llmtest.NewSSE(w)
-			chunks(24)(sse) // 1.2 s, eight idle timeouts
+			chunks(sse, 24) // 1.2 s, eight idle timeouts
 			_ = sse.Data(llmtest.OpenAIFinish("stop"))
 			_ = sse.Done()
 		},
 		func(w http.ResponseWriter, r *http.Request) {
 			sse := llmtest.NewSSE(w)
-			chunks(12)(sse)
+			chunks(sse, 12)
 			untilClientGone(r)
 		})
 	cfg := openAIConfig(u)
