@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -53,7 +54,14 @@ type DB struct {
 	// never meet each other in SQLite; busy_timeout is left for other
 	// processes (the admin CLI). nil on PostgreSQL.
 	writer chan struct{}
+	// threads run SQLite transactions (sqlite_threads.go); nil on
+	// PostgreSQL.
+	threads *sqliteThreads
 }
+
+// sqliteConns is how many connections a SQLite database keeps open: one
+// writer at a time is SQLite's rule; the others serve readers.
+const sqliteConns = 8
 
 // Options say which database to open.
 type Options struct {
@@ -152,9 +160,8 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	drv.RegisterConnectionHook(func(conn sqlite.ExecQuerierContext, _ string) error { return enableQPSG(conn) })
 	// Connections keep their prepared statements (sqlite_stmtcache.go).
 	sqldb := sql.OpenDB(sqliteConnector{dsn: dsn, drv: drv})
-	// One writer at a time is SQLite's rule; more connections serve readers.
-	sqldb.SetMaxOpenConns(8)
-	sqldb.SetMaxIdleConns(8)
+	sqldb.SetMaxOpenConns(sqliteConns)
+	sqldb.SetMaxIdleConns(sqliteConns)
 	sqldb.SetConnMaxIdleTime(0)
 	sqldb.SetConnMaxLifetime(0)
 	var n int
@@ -166,10 +173,10 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("the SQLite database %s cannot be read: %s", path, firstLine(err.Error()))
 	}
-	db := &DB{sql: sqldb, dialect: SQLite, now: time.Now, writer: make(chan struct{}, 1)}
+	db := &DB{sql: sqldb, dialect: SQLite, now: time.Now, writer: make(chan struct{}, 1), threads: newSQLiteThreads(max(2, min(runtime.GOMAXPROCS(0), sqliteConns)))}
 	if opts.Migrate {
 		if err := migrate(ctx, sqldb, SQLite, opts.Logger); err != nil {
-			sqldb.Close()
+			db.Close()
 			return nil, err
 		}
 	}
@@ -277,7 +284,12 @@ func migrate(ctx context.Context, sqldb *sql.DB, d Dialect, logger *slog.Logger)
 func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.sql.Close() }
+func (db *DB) Close() error {
+	if db.threads != nil {
+		db.threads.stop()
+	}
+	return db.sql.Close()
+}
 
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error {
@@ -402,7 +414,7 @@ func (db *DB) inTxOnce(ctx context.Context, s scope, fn func(*Tx) error) error {
 		}
 	}
 	if db.dialect == SQLite {
-		return db.inSQLiteTx(ctx, s.readOnly, fn)
+		return db.threads.run(ctx, func() error { return db.inSQLiteTx(ctx, s.readOnly, fn) })
 	}
 	sqltx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.readOnly})
 	if err != nil {
