@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/porthole-chat/porthole/internal/store"
 )
 
 func TestCollectorSettings(t *testing.T) {
@@ -55,5 +57,26 @@ func TestCollectorSettings(t *testing.T) {
 				t.Fatalf("collectorSettings = %d, %d; want %d, %d", percent, limit, c.percent, c.limit)
 			}
 		})
+	}
+}
+
+func TestServeProcs(t *testing.T) {
+	env := func(vars map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	}
+	cases := []struct {
+		name    string
+		vars    map[string]string
+		dialect store.Dialect
+		want    int
+	}{
+		{"SQLite: one P for the store's threads", nil, store.SQLite, 3},
+		{"operator's GOMAXPROCS", map[string]string{"GOMAXPROCS": "2"}, store.SQLite, 0},
+		{"PostgreSQL", nil, store.Postgres, 0},
+	}
+	for _, c := range cases {
+		if got := serveProcs(env(c.vars), c.dialect, 2); got != c.want {
+			t.Errorf("%s: %d Ps, want %d", c.name, got, c.want)
+		}
 	}
 }

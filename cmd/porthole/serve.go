@@ -16,6 +16,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	}
 	logger := newLogger(e.stderr, cfg)
 	tuneCollector(logger)
+	tuneProcs(logger, cfg.DatabaseURL, cfg.DataDir)
 	a, err := app.Open(ctx, cfg, logger)
 	if err != nil {
 		return err
