@@ -8,6 +8,11 @@ import (
 	"github.com/porthole-chat/porthole/internal/store"
 )
 
+// lookupIn is os.LookupEnv over vars instead of the process's environment.
+func lookupIn(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
 func TestCollectorSettings(t *testing.T) {
 	v2 := t.TempDir()
 	if err := os.WriteFile(filepath.Join(v2, "memory.max"), []byte("1073741824\n"), 0o600); err != nil {
@@ -31,9 +36,6 @@ func TestCollectorSettings(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(v1none, "memory", "memory.limit_in_bytes"), []byte("9223372036854771712\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := func(vars map[string]string) func(string) (string, bool) {
-		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
-	}
 	cases := []struct {
 		name    string
 		vars    map[string]string
@@ -52,7 +54,7 @@ func TestCollectorSettings(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			percent, limit := collectorSettings(env(c.vars), c.root)
+			percent, limit := collectorSettings(lookupIn(c.vars), c.root)
 			if percent != c.percent || limit != c.limit {
 				t.Fatalf("collectorSettings = %d, %d; want %d, %d", percent, limit, c.percent, c.limit)
 			}
@@ -61,9 +63,6 @@ func TestCollectorSettings(t *testing.T) {
 }
 
 func TestServeProcs(t *testing.T) {
-	env := func(vars map[string]string) func(string) (string, bool) {
-		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
-	}
 	cases := []struct {
 		name    string
 		vars    map[string]string
@@ -75,7 +74,7 @@ func TestServeProcs(t *testing.T) {
 		{"PostgreSQL", nil, store.Postgres, 0},
 	}
 	for _, c := range cases {
-		if got := serveProcs(env(c.vars), c.dialect, 2); got != c.want {
+		if got := serveProcs(lookupIn(c.vars), c.dialect, 2); got != c.want {
 			t.Errorf("%s: %d Ps, want %d", c.name, got, c.want)
 		}
 	}
